@@ -1,0 +1,133 @@
+"""The quality checks every lake asset carries: schema, non-null id, unique id, value range, rows.
+
+An asset declares them with ``lake_check_specs`` and yields ``lake_check_results`` after computing
+its frame, so every materialization (one partition or a backfill's week) is checked as written.
+"""
+
+from collections.abc import Iterator
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+
+class QualityConfig(dg.Config):
+    """Thresholds users tune per asset from the launchpad or run config."""
+
+    min_value: float = Field(default=0.0, description="Smallest acceptable value")
+    max_value: float = Field(default=1_000_000.0, description="Largest acceptable value")
+    min_rows: int = Field(default=1, description="Fewest rows a partition may have")
+
+
+SCHEMA = "schema_matches"
+ID_NOT_NULL = "id_not_null"
+ID_UNIQUE = "id_unique_per_partition"
+VALUE_RANGE = "value_in_range"
+ROW_COUNT = "row_count"
+
+
+def lake_check_specs(
+    key: dg.AssetKey,
+    *,
+    id_column: str | None,
+    value_column: str,
+    blocking: bool,
+) -> list[dg.AssetCheckSpec]:
+    """Specs for the standard checks. blocking=True keeps downstream from running on bad data."""
+    names = [SCHEMA, VALUE_RANGE, ROW_COUNT]
+    if id_column:
+        names[1:1] = [ID_NOT_NULL, ID_UNIQUE]
+    descriptions = {
+        SCHEMA: "Columns and types match the declared schema",
+        ID_NOT_NULL: f"No row has a null {id_column}",
+        ID_UNIQUE: f"{id_column} is unique within each partition",
+        VALUE_RANGE: f"Every non-null {value_column} lies within the configured range",
+        ROW_COUNT: "Each partition has at least the configured number of rows",
+    }
+    return [
+        dg.AssetCheckSpec(name=n, asset=key, blocking=blocking, description=descriptions[n])
+        for n in names
+    ]
+
+
+def lake_check_results(
+    df: pl.DataFrame,
+    *,
+    schema: dict[str, pl.DataType],
+    id_column: str | None,
+    value_column: str,
+    partition_column: str,
+    partition_keys: list[str],
+    config: QualityConfig,
+) -> Iterator[dg.AssetCheckResult]:
+    actual = {name: dtype for name, dtype in df.schema.items()}
+    mismatched = {
+        name: f"expected {want}, got {actual.get(name, 'missing')}"
+        for name, want in schema.items()
+        if actual.get(name) != want
+    }
+    extra = sorted(set(actual) - set(schema))
+    yield dg.AssetCheckResult(
+        check_name=SCHEMA,
+        passed=not mismatched and not extra,
+        description=(
+            "schema matches"
+            if not mismatched and not extra
+            else f"columns {mismatched} differ; unexpected columns {extra}"
+        ),
+        metadata={"columns": dg.MetadataValue.json({k: str(v) for k, v in actual.items()})},
+    )
+
+    if id_column:
+        nulls = df[id_column].null_count() if id_column in df.columns else len(df)
+        yield dg.AssetCheckResult(
+            check_name=ID_NOT_NULL,
+            passed=nulls == 0,
+            description=f"{nulls} rows have a null {id_column}",
+            metadata={"null_ids": nulls},
+        )
+        duplicated = (
+            df.group_by(partition_column, id_column)
+            .len()
+            .filter(pl.col("len") > 1)
+            .get_column(id_column)
+            .to_list()
+        )
+        yield dg.AssetCheckResult(
+            check_name=ID_UNIQUE,
+            passed=not duplicated,
+            description=f"{len(duplicated)} {id_column} values repeat within a partition"
+            + (f", e.g. {duplicated[:5]}" if duplicated else ""),
+            metadata={"duplicate_ids": len(duplicated)},
+        )
+
+    values = df[value_column].drop_nulls()
+    out_of_range = values.filter((values < config.min_value) | (values > config.max_value))
+    yield dg.AssetCheckResult(
+        check_name=VALUE_RANGE,
+        passed=out_of_range.is_empty(),
+        description=(
+            f"{len(out_of_range)} {value_column} values outside"
+            f" [{config.min_value}, {config.max_value}]"
+        ),
+        metadata={
+            "out_of_range": len(out_of_range),
+            "min": float(values.min()) if len(values) else 0.0,
+            "max": float(values.max()) if len(values) else 0.0,
+        },
+    )
+
+    present = dict(
+        df.group_by(partition_column).len().select(pl.col(partition_column).cast(pl.String), "len").iter_rows()
+    )
+    too_small = [key for key in partition_keys if present.get(key, 0) < config.min_rows]
+    yield dg.AssetCheckResult(
+        check_name=ROW_COUNT,
+        passed=not too_small,
+        description=(
+            f"{len(df)} rows in {len(partition_keys)} partitions"
+            if not too_small
+            else f"partitions {too_small} have fewer than {config.min_rows} rows"
+        ),
+        metadata={"rows": len(df)},
+    )

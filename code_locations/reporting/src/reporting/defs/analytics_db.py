@@ -1,0 +1,120 @@
+"""The analytics database: daily and monthly summaries in one DuckDB file in the object store.
+
+Analysts download or ATTACH s3://<bucket>/reports/analytics.duckdb; nothing stays on local disk.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from lake import checks, keys
+from lake.duck import lake_connection, parquet_glob, scratch_dir
+from lake.metadata import markdown_table
+from lake.store import ObjectStore
+
+LOAD_TO_DUCKDB = dg.AssetKey(["reporting", "load_to_duckdb"])
+ANALYTICS_DB_KEY = "reports/analytics.duckdb"
+
+DAILY_TABLE_SCHEMA: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "total_value": pl.Float64(),
+    "event_count": pl.Int64(),
+}
+
+ON_ANY_UPSTREAM_UPDATE = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("on_any_upstream_update")
+
+
+class AnalyticsDbConfig(checks.QualityConfig):
+    max_value: float = 1e12
+
+
+@dg.asset(
+    key=LOAD_TO_DUCKDB,
+    deps=[keys.DAILY_SUMMARY, keys.MONTHLY_SUMMARY],
+    description=(
+        "Loads every daily_summary and monthly_summary partition from the lake into a DuckDB"
+        " database (tables daily_summary, monthly_summary) and publishes it to"
+        f" s3://<bucket>/{ANALYTICS_DB_KEY}."
+    ),
+    group_name="reporting",
+    owners=["team:reporting"],
+    tags={"layer": "reporting", "domain": "events"},
+    kinds={"duckdb", "s3"},
+    code_version="1",
+    metadata={
+        "storage_path": dg.MetadataValue.text(f"s3://$LAKE_BUCKET/{ANALYTICS_DB_KEY}"),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(n, str(t)) for n, t in DAILY_TABLE_SCHEMA.items()]
+        ),
+    },
+    automation_condition=ON_ANY_UPSTREAM_UPDATE,
+    check_specs=checks.lake_check_specs(
+        LOAD_TO_DUCKDB, id_column=None, value_column="total_value", blocking=False
+    ),
+)
+def load_to_duckdb(
+    context: dg.AssetExecutionContext,
+    config: AnalyticsDbConfig,
+    duckdb: DuckDBResource,
+    object_store: ObjectStore,
+):
+    daily_objects = list(object_store.list("marts/daily_summary"))
+    if not daily_objects:
+        raise dg.Failure(
+            f"No daily_summary partitions under s3://{object_store.bucket}/marts/daily_summary/;"
+            " materialize transforms first."
+        )
+    with lake_connection(duckdb, object_store) as conn, scratch_dir() as scratch:
+        db_file = Path(scratch) / "analytics.duckdb"
+        conn.execute(f"ATTACH '{db_file}' AS analytics")
+        conn.execute(
+            "CREATE TABLE analytics.daily_summary AS"
+            " SELECT date, total_value, CAST(event_count AS BIGINT) AS event_count"
+            f" FROM read_parquet('{parquet_glob(object_store, 'marts', 'daily_summary')}',"
+            " hive_partitioning = false) ORDER BY date"
+        )
+        monthly = parquet_glob(object_store, "marts", "monthly_summary")
+        has_monthly = next(object_store.list("marts/monthly_summary"), None) is not None
+        conn.execute(
+            "CREATE TABLE analytics.monthly_summary AS "
+            + (
+                f"SELECT * FROM read_parquet('{monthly}', hive_partitioning = false) ORDER BY month"
+                if has_monthly
+                else "SELECT NULL::DATE AS month, NULL::DOUBLE AS total_value,"
+                " NULL::BIGINT AS event_count WHERE false"
+            )
+        )
+        daily = conn.execute("SELECT * FROM analytics.daily_summary ORDER BY date").pl()
+        monthly_rows = conn.execute("SELECT count(*) FROM analytics.monthly_summary").fetchone()[0]
+        conn.execute("DETACH analytics")
+        object_store.write_bytes(ANALYTICS_DB_KEY, db_file.read_bytes())
+
+    context.log.info(
+        f"Published s3://{object_store.bucket}/{ANALYTICS_DB_KEY}:"
+        f" {daily.height} days, {monthly_rows} months"
+    )
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": daily.height,
+            "monthly_rows": monthly_rows,
+            "path": dg.MetadataValue.path(object_store.uri(ANALYTICS_DB_KEY)),
+            "first_date": str(daily["date"].min()),
+            "last_date": str(daily["date"].max()),
+            "preview": dg.MetadataValue.md(markdown_table(daily.tail(10))),
+        }
+    )
+    yield from checks.lake_check_results(
+        daily,
+        schema=DAILY_TABLE_SCHEMA,
+        id_column=None,
+        value_column="total_value",
+        partition_column="date",
+        partition_keys=[str(d) for d in daily["date"]],
+        config=config,
+    )

@@ -1,0 +1,141 @@
+"""Daily event transforms: raw_events (from ingest, by key) -> processed_events -> daily_summary."""
+
+import dagster as dg
+import polars as pl
+
+from lake import checks, keys, partitions
+from lake.metadata import lake_asset_metadata
+
+PROCESSED_EVENTS = dg.AssetKey(["staging", "processed_events"])
+
+PROCESSED_EVENTS_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "user_id": pl.Int64(),
+    "status": pl.String(),
+    "timestamp": pl.Datetime("us", "UTC"),
+    "value": pl.Float64(),
+    "date": pl.Date(),
+}
+DAILY_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "total_value": pl.Float64(),
+    "event_count": pl.UInt32(),
+}
+
+# A new or re-loaded partition upstream flows through without anyone clicking, never past a failed
+# blocking check and never while upstream is still running. This is eager() without its
+# in_latest_time_window(): yesterday's partition, loaded by the 02:00 schedule after midnight
+# opened a new one, and re-loaded history must flow through too.
+ON_UPSTREAM_UPDATE = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_missing()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+    & dg.AutomationCondition.all_deps_blocking_checks_passed()
+).with_label("on_upstream_update")
+
+_COMMON = dict(
+    group_name="transforms",
+    owners=["team:transforms"],
+    partitions_def=partitions.daily_partitions,
+    backfill_policy=partitions.DAILY_BACKFILL_POLICY,
+    automation_condition=ON_UPSTREAM_UPDATE,
+)
+
+
+class ProcessedEventsConfig(checks.QualityConfig):
+    pass
+
+
+class DailySummaryConfig(checks.QualityConfig):
+    max_value: float = 1e12  # a day's total, not a single event
+
+
+@dg.asset(
+    key=PROCESSED_EVENTS,
+    ins={"raw_events": dg.AssetIn(key=keys.RAW_EVENTS)},
+    description=(
+        "Active events only, timestamp parsed to a UTC datetime, a null value filled with 0,"
+        " one row per id."
+    ),
+    tags={"layer": "staging", "domain": "events"},
+    kinds={"polars", "parquet", "s3"},
+    code_version="1",
+    metadata=lake_asset_metadata(PROCESSED_EVENTS, PROCESSED_EVENTS_SCHEMA, "date"),
+    check_specs=checks.lake_check_specs(
+        PROCESSED_EVENTS, id_column="id", value_column="value", blocking=True
+    ),
+    **_COMMON,
+)
+def processed_events(
+    context: dg.AssetExecutionContext, config: ProcessedEventsConfig, raw_events: pl.DataFrame
+):
+    processed = process_events(raw_events)
+    yield dg.Output(processed, metadata={"rows_in": raw_events.height})
+    yield from checks.lake_check_results(
+        processed,
+        schema=PROCESSED_EVENTS_SCHEMA,
+        id_column="id",
+        value_column="value",
+        partition_column="date",
+        partition_keys=context.partition_keys,
+        config=config,
+    )
+
+
+def process_events(raw: pl.DataFrame) -> pl.DataFrame:
+    return (
+        raw.filter(pl.col("status") == "active")
+        .with_columns(
+            pl.col("timestamp").str.to_datetime(time_unit="us", time_zone="UTC"),
+            pl.col("value").fill_null(0.0),
+        )
+        .unique(subset="id", keep="first", maintain_order=True)
+        .select(PROCESSED_EVENTS_SCHEMA)
+    )
+
+
+@dg.asset(
+    key=keys.DAILY_SUMMARY,
+    ins={"processed_events": dg.AssetIn(key=PROCESSED_EVENTS)},
+    description="Per date: total_value (sum of value) and event_count of processed events.",
+    tags={"layer": "marts", "domain": "events"},
+    kinds={"polars", "parquet", "s3"},
+    code_version="1",
+    metadata=lake_asset_metadata(keys.DAILY_SUMMARY, DAILY_SUMMARY_SCHEMA, "date"),
+    check_specs=checks.lake_check_specs(
+        keys.DAILY_SUMMARY, id_column=None, value_column="total_value", blocking=True
+    ),
+    **_COMMON,
+)
+def daily_summary(
+    context: dg.AssetExecutionContext, config: DailySummaryConfig, processed_events: pl.DataFrame
+):
+    summary = summarize_days(processed_events, context.partition_keys)
+    yield dg.Output(summary)
+    yield from checks.lake_check_results(
+        summary,
+        schema=DAILY_SUMMARY_SCHEMA,
+        id_column=None,
+        value_column="total_value",
+        partition_column="date",
+        partition_keys=context.partition_keys,
+        config=config,
+    )
+
+
+def summarize_days(processed: pl.DataFrame, dates: list[str]) -> pl.DataFrame:
+    """One row per requested date, with zeros for a date that had no active events."""
+    totals = processed.group_by("date").agg(
+        total_value=pl.col("value").sum(), event_count=pl.len()
+    )
+    every_date = pl.DataFrame({"date": dates}).with_columns(pl.col("date").str.to_date())
+    return (
+        every_date.join(totals, on="date", how="left")
+        .with_columns(
+            pl.col("total_value").fill_null(0.0),
+            pl.col("event_count").fill_null(0).cast(pl.UInt32),
+        )
+        .sort("date")
+        .select(DAILY_SUMMARY_SCHEMA)
+    )

@@ -1,0 +1,3 @@
+from lake.keys import RAW_EVENTS, upstream_spec
+
+raw_events = upstream_spec(RAW_EVENTS, owner="ingest")
