@@ -15,10 +15,14 @@
 #   tests/e2e/standins/build.sh                 # build whatever is missing
 #   tests/e2e/standins/build.sh python minio    # only these (base is built if needed)
 #   FORCE=1 tests/e2e/standins/build.sh         # rebuild everything (incl. the base)
+#   FORCE=1 tests/e2e/standins/build.sh postgres # rebuild just postgres (reuse base)
 #   tests/e2e/standins/build.sh --list          # print the image mapping and exit
 #
 # Environment:
-#   FORCE=1                 rebuild even if the tag already exists
+#   FORCE=1                 rebuild the named images (all, if none named) even if
+#                           the tag exists; a full `FORCE=1 build.sh` also redoes
+#                           the debootstrap base
+#   FORCE_BASE=1            also redo the debootstrap base when rebuilding named images
 #   DEBIAN_MIRROR           Debian mirror for debootstrap/apt (default: taken from
 #                           the host's apt sources, else http://deb.debian.org/debian)
 #   DEBIAN_SECURITY_MIRROR  default: from host apt sources, else http://deb.debian.org/debian-security
@@ -178,7 +182,8 @@ DPKG
 
 docker_build() { # docker_build TAG CONTEXT [build-args...]
   local tag="$1" ctx="$2"; shift 2
-  docker build --force-rm -t "$tag" "$@" "$ctx" >&2
+  local nocache=(); [ "$FORCE" = 1 ] && nocache=(--no-cache)
+  docker build --force-rm "${nocache[@]}" -t "$tag" "$@" "$ctx" >&2
   log "    built $tag ($(image_size "$tag"))"
 }
 
@@ -212,7 +217,7 @@ main() {
   local arg
   for arg in "$@"; do
     case "$arg" in
-      -h|--help) sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -h|--help) awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
       --list) print_mapping; exit 0 ;;
       python|postgres|minio) want+=("$arg") ;;
       *) die "unknown argument '$arg' (expected: python postgres minio --list --help)" ;;
@@ -223,25 +228,34 @@ main() {
   command -v docker >/dev/null || die "docker CLI not found"
   docker info >/dev/null 2>&1 || die "cannot talk to the Docker daemon"
 
-  local do_python=0 do_postgres=0 do_minio=0
+  # "named": requested on the command line (or all, if none named) -> FORCE
+  # applies to them. Parents that are only implied (python for minio, the
+  # debian base) are built when missing; the base is force-rebuilt only on a
+  # full FORCE=1 run (no image names) or with FORCE_BASE=1.
+  local explicit=0; [ "$#" -gt 0 ] && explicit=1
+  local do_python=0 do_postgres=0 do_minio=0 named_python=0
   for arg in "${want[@]}"; do
     case "$arg" in
-      python) do_python=1 ;;
+      python) do_python=1; named_python=1 ;;
       postgres) do_postgres=1 ;;
       minio) do_minio=1; do_python=1 ;;  # minio stand-in is built FROM the python stand-in
     esac
   done
 
   local need_python=0 need_postgres=0 need_minio=0
-  [ "$do_python" = 1 ] && needs_build "$PYTHON_TAG" && need_python=1
-  [ "$do_postgres" = 1 ] && needs_build "$POSTGRES_TAG" && need_postgres=1
-  [ "$do_minio" = 1 ] && needs_build "$MINIO_TAG" && need_minio=1
+  if [ "$named_python" = 1 ]; then
+    needs_build "$PYTHON_TAG" && need_python=1
+  elif [ "$do_python" = 1 ]; then
+    image_exists "$PYTHON_TAG" || need_python=1
+  fi
+  if [ "$do_postgres" = 1 ] && needs_build "$POSTGRES_TAG"; then need_postgres=1; fi
+  if [ "$do_minio" = 1 ] && needs_build "$MINIO_TAG"; then need_minio=1; fi
 
   local need_base=0
-  if [ "$FORCE" = 1 ]; then
-    [ $((need_python + need_postgres)) -gt 0 ] && need_base=1
-  elif [ $((need_python + need_postgres)) -gt 0 ] && ! image_exists "$BASE_TAG"; then
-    need_base=1
+  if [ $((need_python + need_postgres)) -gt 0 ]; then
+    if ! image_exists "$BASE_TAG" || [ "${FORCE_BASE:-0}" = 1 ] || { [ "$FORCE" = 1 ] && [ "$explicit" = 0 ]; }; then
+      need_base=1
+    fi
   fi
 
   [ "$need_base" = 1 ] && timed "$BASE_TAG" build_base

@@ -78,6 +78,20 @@ class ObjectStore(dg.ConfigurableResource):
         return self.filesystem().exists(self.path(key))
 
     def ensure_bucket(self) -> None:
-        fs = self.filesystem()
-        if not fs.exists(self.bucket):
-            fs.mkdir(self.bucket)
+        """Create the bucket if it does not exist (s3fs would send us-east-1 as a location
+        constraint, which S3 and MinIO reject, so this goes through boto3)."""
+        import boto3
+
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            region_name=self.region,
+        )
+        if self.bucket in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+            return
+        extra = {} if self.region == "us-east-1" else {
+            "CreateBucketConfiguration": {"LocationConstraint": self.region}
+        }
+        client.create_bucket(Bucket=self.bucket, **extra)

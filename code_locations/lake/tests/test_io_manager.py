@@ -1,0 +1,122 @@
+import dagster as dg
+import polars as pl
+import pytest
+
+from lake.env import lake_resources
+from lake.partitions import daily_partitions, monthly_partitions, daily_to_monthly
+
+KEY = dg.AssetKey(["marts", "thing"])
+
+
+def daily_asset(frame_for):
+    @dg.asset(key=KEY, partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.multi_run(7))
+    def thing(context: dg.AssetExecutionContext) -> pl.DataFrame:
+        return frame_for(context.partition_keys)
+
+    return thing
+
+
+def frame(dates):
+    return pl.DataFrame({"date": dates, "value": [float(i) for i in range(len(dates))]}).with_columns(
+        pl.col("date").str.to_date()
+    )
+
+
+def test_partition_path_is_hive_style_under_the_layer(object_store, instance):
+    dg.materialize(
+        [daily_asset(frame)],
+        partition_key="2024-01-05",
+        resources=lake_resources(object_store),
+        instance=instance,
+    )
+    keys = [o.key for o in object_store.list("")]
+    assert keys == ["marts/thing/date=2024-01-05/data.parquet"]
+    got = pl.read_parquet(object_store.read_bytes(keys[0]))
+    assert [str(d) for d in got["date"]] == ["2024-01-05"] and got["value"].to_list() == [0.0]
+
+
+def test_a_multi_partition_run_writes_one_object_per_partition(object_store, instance):
+    result = dg.materialize(
+        [daily_asset(frame)],
+        tags={
+            "dagster/asset_partition_range_start": "2024-01-01",
+            "dagster/asset_partition_range_end": "2024-01-03",
+        },
+        resources=lake_resources(object_store),
+        instance=instance,
+    )
+    assert result.success
+    keys = [o.key for o in object_store.list("marts/thing")]
+    assert keys == [f"marts/thing/date=2024-01-0{d}/data.parquet" for d in (1, 2, 3)]
+    for day, key in zip((1, 2, 3), keys):
+        part = pl.read_parquet(object_store.read_bytes(key))
+        assert [str(d) for d in part["date"]] == [f"2024-01-0{day}"]
+
+
+def test_a_monthly_input_reads_every_day_of_the_month_as_one_frame(object_store, instance):
+    resources = lake_resources(object_store)
+    dg.materialize(
+        [daily_asset(frame)],
+        tags={
+            "dagster/asset_partition_range_start": "2024-02-27",
+            "dagster/asset_partition_range_end": "2024-03-02",
+        },
+        resources=resources,
+        instance=instance,
+    )
+    seen = {}
+
+    @dg.asset(
+        partitions_def=monthly_partitions,
+        ins={"thing": dg.AssetIn(KEY, partition_mapping=daily_to_monthly, metadata={"allow_missing_partitions": True})},
+    )
+    def month(thing: pl.DataFrame) -> None:
+        seen["dates"] = sorted(str(d) for d in thing["date"])
+
+    dg.materialize(
+        [month, dg.AssetSpec(KEY, partitions_def=daily_partitions)],
+        partition_key="2024-02-01",
+        resources=resources,
+        instance=instance,
+        selection=[month],
+    )
+    assert seen["dates"] == ["2024-02-27", "2024-02-28", "2024-02-29"]
+
+
+def test_a_failed_write_leaves_the_previous_partition_whole(object_store, instance):
+    resources = lake_resources(object_store)
+    dg.materialize([daily_asset(frame)], partition_key="2024-01-05", resources=resources, instance=instance)
+    key = "marts/thing/date=2024-01-05/data.parquet"
+    before = object_store.read_bytes(key)
+
+    def unwritable(dates):
+        # An Object column cannot be serialized to parquet: the write fails mid-way.
+        return frame(dates).with_columns(pl.Series("blob", [object()] * len(dates), dtype=pl.Object))
+
+    result = dg.materialize(
+        [daily_asset(unwritable)],
+        partition_key="2024-01-05",
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert [o.key for o in object_store.list("marts/thing")] == [key]
+    assert object_store.read_bytes(key) == before
+
+
+def test_frames_covering_several_partitions_need_the_partition_column(object_store, instance):
+    result = dg.materialize(
+        [daily_asset(lambda dates: pl.DataFrame({"value": [1.0]}))],
+        tags={
+            "dagster/asset_partition_range_start": "2024-01-01",
+            "dagster/asset_partition_range_end": "2024-01-02",
+        },
+        resources=lake_resources(object_store),
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "has no 'date' column to split them on" in failure.step_failure_data.error.to_string()
+    assert list(object_store.list("marts/thing")) == []
