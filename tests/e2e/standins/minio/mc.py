@@ -140,16 +140,27 @@ def cmd_mb(args):
     rc = 0
     for target in targets:
         _, cfg, bucket, _ = resolve(target)
+        s3 = s3_client(cfg)
         try:
-            s3_client(cfg).create_bucket(Bucket=bucket)
+            try:
+                s3.head_bucket(Bucket=bucket)
+                exists = True
+            except ClientError:
+                exists = False
+            if exists:
+                if ignore:
+                    print(f"Bucket `{target}` already exists.")
+                    continue
+                print(f"mc: <ERROR> Unable to make bucket `{target}`. "
+                      "Your previous request to create the named bucket succeeded and you already own it.",
+                      file=sys.stderr)
+                rc = 1
+                continue
+            s3.create_bucket(Bucket=bucket)
             print(f"Bucket created successfully `{target}`.")
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if ignore and code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                print(f"Bucket `{target}` already exists.")
-            else:
-                print(f"mc: <ERROR> Unable to make bucket `{target}`. {exc}", file=sys.stderr)
-                rc = 1
+            print(f"mc: <ERROR> Unable to make bucket `{target}`. {exc}", file=sys.stderr)
+            rc = 1
     return rc
 
 

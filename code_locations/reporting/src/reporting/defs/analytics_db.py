@@ -90,7 +90,7 @@ def load_to_duckdb(
                 " NULL::BIGINT AS event_count WHERE false"
             )
         )
-        daily = conn.execute("SELECT * FROM analytics.daily_summary ORDER BY date").pl()
+        daily = conn.sql("SELECT * FROM analytics.daily_summary ORDER BY date").pl()
         monthly_rows = conn.execute("SELECT count(*) FROM analytics.monthly_summary").fetchone()[0]
         conn.execute("DETACH analytics")
         object_store.write_bytes(ANALYTICS_DB_KEY, db_file.read_bytes())

@@ -84,7 +84,7 @@ def daily_values(duckdb: DuckDBResource, store: ObjectStore, month: str) -> pl.D
         return pl.DataFrame(schema={"date": pl.Date, "total_value": pl.Float64, "event_count": pl.Int64})
     files = ", ".join(f"'s3://{store.bucket}/{o.key}'" for o in days)
     with lake_connection(duckdb, store) as conn:
-        return conn.execute(
+        return conn.sql(
             "SELECT date, total_value, CAST(event_count AS BIGINT) AS event_count"
             f" FROM read_parquet([{files}], hive_partitioning = false) ORDER BY date"
         ).pl()

@@ -91,7 +91,7 @@ def process_events(raw: pl.DataFrame) -> pl.DataFrame:
             pl.col("value").fill_null(0.0),
         )
         .unique(subset="id", keep="first", maintain_order=True)
-        .select(PROCESSED_EVENTS_SCHEMA)
+        .select(list(PROCESSED_EVENTS_SCHEMA))
     )
 
 
@@ -137,5 +137,5 @@ def summarize_days(processed: pl.DataFrame, dates: list[str]) -> pl.DataFrame:
             pl.col("event_count").fill_null(0).cast(pl.UInt32),
         )
         .sort("date")
-        .select(DAILY_SUMMARY_SCHEMA)
+        .select(list(DAILY_SUMMARY_SCHEMA))
     )
