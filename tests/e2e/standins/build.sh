@@ -203,13 +203,11 @@ build_minio() {
 }
 
 print_mapping() {
-  cat <<MAP
-stand-in image                              official image it replaces
-$PYTHON_TAG        python:3.11-slim
-$POSTGRES_TAG              postgres:17
-$MINIO_TAG             minio/minio (minio/minio:latest)
-$BASE_TAG           (intermediate base; debootstrap $SUITE minbase)
-MAP
+  printf '%-40s %s\n' "stand-in image" "official image it replaces" \
+    "$PYTHON_TAG" "python:3.11-slim" \
+    "$POSTGRES_TAG" "postgres:17 (runs PostgreSQL 15 from Debian $SUITE)" \
+    "$MINIO_TAG" "minio/minio (moto S3 server)" \
+    "$BASE_TAG" "(intermediate base: debootstrap $SUITE minbase)"
 }
 
 main() {

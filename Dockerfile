@@ -1,0 +1,55 @@
+# One Dockerfile, two kinds of image, built from the repository root:
+#   --target platform                                   dagster-webserver and dagster-daemon; no user code
+#   --target location --build-arg LOCATION=<name>       one code location's gRPC server and its run workers
+# Works with BuildKit and with the classic builder (docker-compose 1.29): no BuildKit-only syntax.
+ARG PYTHON_BASE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_BASE} AS base
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_NO_CACHE=1 \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    DAGSTER_HOME=/opt/dagster/home
+RUN python3 -m pip install --no-cache-dir "uv==0.13.9" \
+ && groupadd --system --gid 10001 dagster \
+ && useradd --system --uid 10001 --gid dagster --home-dir /opt/dagster --create-home dagster \
+ && mkdir -p /opt/dagster/home /opt/dagster/app
+WORKDIR /opt/dagster/app
+# The workspace's lock and every member's manifest: enough to install locked dependencies.
+COPY pyproject.toml uv.lock ./
+COPY code_locations/lake/pyproject.toml code_locations/lake/
+COPY code_locations/ingest/pyproject.toml code_locations/ingest/
+COPY code_locations/transforms/pyproject.toml code_locations/transforms/
+COPY code_locations/reporting/pyproject.toml code_locations/reporting/
+COPY deploy/platform/pyproject.toml deploy/platform/
+# The instance configuration every container shares: services, code servers and run workers.
+COPY dagster.yaml /opt/dagster/home/dagster.yaml
+
+FROM base AS platform
+RUN uv sync --frozen --no-dev --package dagster-platform
+COPY workspace.yaml /opt/dagster/home/workspace.yaml
+# Runs as root: the webserver and the daemon talk to the Docker socket to launch and terminate
+# runs, and the socket's group id differs from host to host.
+EXPOSE 3000
+CMD ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "/opt/dagster/home/workspace.yaml"]
+
+FROM base AS location
+ARG LOCATION
+RUN case "$LOCATION" in ingest|transforms|reporting) ;; \
+      *) echo "build arg LOCATION must be ingest, transforms or reporting, got '$LOCATION'" >&2; exit 1;; \
+    esac
+# Locked third-party dependencies first: this layer is reused until uv.lock changes.
+RUN uv sync --frozen --no-dev --package "$LOCATION" --no-install-workspace
+COPY code_locations/lake code_locations/lake
+COPY code_locations/${LOCATION} code_locations/${LOCATION}
+RUN uv sync --frozen --no-dev --package "$LOCATION" \
+ && python -c "import ${LOCATION}.definitions"
+ENV DAGSTER_LOCATION=${LOCATION} \
+    MPLCONFIGDIR=/tmp/matplotlib
+USER dagster
+EXPOSE 4000
+CMD ["sh", "-c", "exec dagster code-server start -h 0.0.0.0 -p 4000 -m \"$DAGSTER_LOCATION.definitions\" --location-name \"$DAGSTER_LOCATION\""]
