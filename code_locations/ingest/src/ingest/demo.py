@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         "--if-empty", action="store_true", help="do nothing when landing/events/ already has files"
     )
     args = parser.parse_args(argv)
+    if args.days is not None and args.days <= 0:
+        print("--days 0: not seeding demo data")
+        return 0
     if args.days:
         today = datetime.now(timezone.utc).date()
         start, end = today - timedelta(days=args.days), today - timedelta(days=1)

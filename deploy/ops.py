@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Day-to-day operations on the compose deployment. Standard library only: run it with any
+Python 3.10+ on the Docker host, from the repository root.
+
+    python3 deploy/ops.py status
+    python3 deploy/ops.py backfill --start 2024-05-01 --end 2024-05-14 [--wait]
+    python3 deploy/ops.py redeploy transforms            # build, roll out, roll back on failure
+    python3 deploy/ops.py build transforms --tag v42     # only build dataplatform/transforms:v42
+    python3 deploy/ops.py redeploy transforms --tag v42 --no-build
+
+Compose is called as `docker compose` (v2) or `docker-compose` (v1), whichever exists, and honours
+COMPOSE_FILE and COMPOSE_PROJECT_NAME. Image tags are kept in the env file (default .env), so a
+later `docker compose up -d` keeps what was deployed.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dagster_gql as gql  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCATIONS = ("ingest", "transforms", "reporting")
+DAILY_CHAIN = ("raw/raw_events", "staging/processed_events", "marts/daily_summary")
+
+
+class OpsError(RuntimeError):
+    pass
+
+
+def compose_command() -> list[str]:
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    raise OpsError("neither `docker compose` nor `docker-compose` is installed")
+
+
+def compose(env_file: Path, *args: str, capture: bool = False) -> str:
+    cmd = compose_command()
+    if env_file.exists():
+        cmd += ["--env-file", str(env_file)]
+    result = subprocess.run(
+        [*cmd, *args], cwd=ROOT, env={**os.environ, **read_env(env_file)},
+        capture_output=capture, text=True,
+    )
+    if result.returncode != 0:
+        raise OpsError(f"`{' '.join(cmd + list(args))}` failed: {(result.stderr or '').strip()}")
+    return result.stdout or ""
+
+
+def read_env(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs if not k.strip().startswith("#")}
+
+
+def write_env(path: Path, key: str, value: str) -> None:
+    lines = path.read_text().splitlines() if path.exists() else []
+    kept = [line for line in lines if not line.startswith(f"{key}=")]
+    path.write_text("\n".join([*kept, f"{key}={value}"]) + "\n")
+
+
+def tag_variable(location: str) -> str:
+    return f"{location.upper()}_TAG"
+
+
+def image(location: str, tag: str) -> str:
+    return f"dataplatform/{location}:{tag}"
+
+
+def service_container(env_file: Path, service: str) -> str:
+    ids = compose(env_file, "ps", "-q", service, capture=True).split()
+    if not ids:
+        raise OpsError(f"service {service} has no container; is the stack up?")
+    return ids[0]
+
+
+def inspect(container: str) -> dict:
+    out = subprocess.run(["docker", "inspect", container], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)[0]
+
+
+def wait_healthy(env_file: Path, service: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    status = "unknown"
+    while time.monotonic() < deadline:
+        state = inspect(service_container(env_file, service))["State"]
+        status = state.get("Health", {}).get("Status", state["Status"])
+        if status == "healthy":
+            return
+        if state["Status"] in ("exited", "dead"):
+            break
+        time.sleep(2)
+    raise OpsError(f"{service} did not become healthy within {timeout:.0f}s (last status: {status})")
+
+
+def build(location: str, tag: str, context: Path) -> str:
+    """Build one location's image. PYTHON_BASE, if set, replaces the default base image."""
+    ref = image(location, tag)
+    args = ["docker", "build", "--target", "location", "--build-arg", f"LOCATION={location}"]
+    if os.environ.get("PYTHON_BASE"):
+        args += ["--build-arg", f"PYTHON_BASE={os.environ['PYTHON_BASE']}"]
+    print(f"building {ref} from {context}", flush=True)
+    if subprocess.run([*args, "-t", ref, "-f", str(context / "Dockerfile"), str(context)]).returncode:
+        raise OpsError(f"docker build of {ref} failed")
+    return ref
+
+
+def roll_out(env_file: Path, client: gql.Client, location: str, tag: str, timeout: float) -> None:
+    """Recreate only this location's code server on `tag`, wait for gRPC health, reload it."""
+    os.environ[tag_variable(location)] = tag
+    write_env(env_file, tag_variable(location), tag)
+    compose(env_file, "up", "-d", "--no-deps", "--no-build", location)
+    wait_healthy(env_file, location, timeout)
+    entry = gql.reload_location(client, location)
+    if entry["status"] != "loaded":
+        raise OpsError(f"{location} is healthy but its code failed to load: {entry['error']}")
+
+
+def redeploy(args: argparse.Namespace) -> int:
+    env_file, client = Path(args.env_file), gql.Client(args.url)
+    previous = inspect(service_container(env_file, args.location))["Config"]["Image"]
+    previous_tag = previous.rsplit(":", 1)[1]
+    tag = args.tag or dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S")
+    if not args.no_build:
+        build(args.location, tag, Path(args.context))
+    print(f"rolling out {image(args.location, tag)} (was {previous})", flush=True)
+    try:
+        roll_out(env_file, client, args.location, tag, args.timeout)
+    except (OpsError, gql.GraphQLError) as failure:
+        print(f"ROLLBACK: {image(args.location, tag)} failed: {failure}", file=sys.stderr)
+        roll_out(env_file, client, args.location, previous_tag, args.timeout)
+        print(f"ROLLBACK: {args.location} is back on {previous} and loaded", file=sys.stderr)
+        return 1
+    entry = next(e for e in gql.locations(client) if e["name"] == args.location)
+    print(f"{args.location} now runs {entry['image']} (server {entry['server_id']}); other locations untouched")
+    return 0
+
+
+def dates(start: str, end: str) -> list[str]:
+    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    if first > last:
+        raise OpsError(f"--start {first} is after --end {last}")
+    return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+def backfill(args: argparse.Namespace) -> int:
+    client = gql.Client(args.url)
+    assets = [a.split("/") for a in args.assets.split(",")]
+    backfill_id = gql.launch_backfill(client, assets, dates(args.start, args.end), title=args.title)
+    print(f"backfill {backfill_id}: {len(assets)} assets x {args.start}..{args.end}", flush=True)
+    if not args.wait:
+        return 0
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        status = gql.backfill_status(client, backfill_id)
+        if status["status"] not in ("REQUESTED",):
+            print(f"backfill {backfill_id}: {status['status']}, {len(status['run_ids'])} runs")
+            return 0 if status["status"] == "COMPLETED_SUCCESS" or status["status"] == "COMPLETED" else 1
+        time.sleep(5)
+    print(f"backfill {backfill_id} still running after {args.timeout:.0f}s", file=sys.stderr)
+    return 1
+
+
+def status(args: argparse.Namespace) -> int:
+    env_file, client = Path(args.env_file), gql.Client(args.url)
+    print("services:")
+    for container in compose(env_file, "ps", "-q", capture=True).split():
+        info = inspect(container)
+        state = info["State"]
+        health = state.get("Health", {}).get("Status", "-")
+        name = info["Config"]["Labels"].get("com.docker.compose.service", info["Name"])
+        print(f"  {name:<12} {state['Status']:<10} health={health:<10} {info['Config']['Image']}")
+    print("code locations:")
+    for entry in gql.locations(client):
+        detail = entry["image"] if entry["status"] == "loaded" else entry["error"]
+        print(f"  {entry['name']:<12} {entry['status']:<8} {detail}")
+    print("daemons:", ", ".join(f"{k}={'ok' if v else 'UNHEALTHY'}" for k, v in gql.daemon_health(client).items()))
+    print("queue depth:", gql.count_runs(client, statuses=["QUEUED"]))
+    print("last runs:")
+    for run in gql.runs(client, limit=args.runs):
+        tags = run["tags"]
+        print(f"  {run['run_id'][:8]} {run['status']:<9} {tags.get('dagster/code_location', '-'):<11}"
+              f" {run['job_name']} {tags.get('dagster/partition', '')}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="deploy/ops.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--url", default=os.environ.get("DAGSTER_URL", gql.DEFAULT_URL))
+    parser.add_argument("--env-file", default=os.environ.get("DATAPLATFORM_ENV_FILE", str(ROOT / ".env")))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("status", help="services, health, locations, queue depth, last runs")
+    p.add_argument("--runs", type=int, default=10)
+    p.set_defaults(func=status)
+
+    p = sub.add_parser("backfill", help="launch a partition backfill over a date range")
+    p.add_argument("--start", required=True, help="first date, YYYY-MM-DD")
+    p.add_argument("--end", required=True, help="last date, YYYY-MM-DD")
+    p.add_argument("--assets", default=",".join(DAILY_CHAIN), help="comma-separated asset keys")
+    p.add_argument("--title")
+    p.add_argument("--wait", action="store_true", help="wait until the backfill finishes")
+    p.add_argument("--timeout", type=float, default=3600)
+    p.set_defaults(func=backfill)
+
+    for name, func in (("build", None), ("redeploy", redeploy)):
+        p = sub.add_parser(name, help="build one location's image" if func is None
+                           else "roll out one location, rolling back if it fails")
+        p.add_argument("location", choices=LOCATIONS)
+        p.add_argument("--tag", help="image tag (default: a UTC timestamp)")
+        p.add_argument("--context", default=str(ROOT), help="build context (default: this repo)")
+        p.add_argument("--timeout", type=float, default=180, help="seconds to become healthy")
+        if func is None:
+            p.set_defaults(func=lambda a: print(build(a.location, a.tag or "latest", Path(a.context))) or 0)
+        else:
+            p.add_argument("--no-build", action="store_true", help="deploy an image already built")
+            p.set_defaults(func=func)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (OpsError, gql.GraphQLError) as error:
+        print(f"deploy/ops.py {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
