@@ -28,6 +28,7 @@ import dagster_gql as gql  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCATIONS = ("ingest", "transforms", "reporting")
+BACKFILL_DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 DAILY_CHAIN = ("raw/raw_events", "staging/processed_events", "marts/daily_summary")
 
 
@@ -163,9 +164,9 @@ def backfill(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         status = gql.backfill_status(client, backfill_id)
-        if status["status"] not in ("REQUESTED",):
-            print(f"backfill {backfill_id}: {status['status']}, {len(status['run_ids'])} runs")
-            return 0 if status["status"] == "COMPLETED_SUCCESS" or status["status"] == "COMPLETED" else 1
+        if status["status"] in BACKFILL_DONE:
+            print(f"backfill {backfill_id}: {status['status']}, {len(status['runs'])} runs")
+            return 0 if status["status"] in ("COMPLETED", "COMPLETED_SUCCESS") else 1
         time.sleep(5)
     print(f"backfill {backfill_id} still running after {args.timeout:.0f}s", file=sys.stderr)
     return 1

@@ -1,0 +1,252 @@
+"""The containerized platform, really started: assertions an ops team cares about.
+
+The tests run in file order against one stack (see conftest.py) and share a few dates of data.
+"""
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import dagster_gql as gql
+from ingest.demo import demo_events
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+DAY = "2024-06-03"  # launched by hand, then automation
+SENSOR_DAY = "2024-06-10"  # arrives while the sensor watches
+BACKFILL = [(date(2024, 5, 1) + timedelta(days=i)).isoformat() for i in range(14)]
+CHAIN = ["raw/raw_events", "staging/processed_events", "marts/daily_summary"]
+shared: dict = {}
+
+
+def land(stack, day: str, events: int = 120) -> pl.DataFrame:
+    frame = demo_events(date.fromisoformat(day), events)
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    stack.s3.write_bytes(f"landing/events/{day}/e2e-{day}.parquet", buffer.getvalue())
+    return frame
+
+
+def expected_summary(frame: pl.DataFrame) -> tuple[float, int]:
+    active = frame.filter(pl.col("status") == "active")
+    return float(active["value"].fill_null(0).sum()), active.height
+
+
+def lake_frame(stack, layer: str, day: str) -> pl.DataFrame:
+    return pl.read_parquet(io.BytesIO(stack.s3.read_bytes(f"{layer}/date={day}/data.parquet")))
+
+
+def test_up_on_a_fresh_state_brings_every_service_up_healthy(stack):
+    for service in ("postgres", "minio", "ingest", "transforms", "reporting", "webserver", "daemon"):
+        assert stack.health(service) == "healthy", service
+    init = stack.container("init")["State"]
+    assert init["Status"] == "exited" and init["ExitCode"] == 0
+    entries = {e["name"]: e for e in gql.locations(stack.client)}
+    assert sorted(entries) == ["ingest", "reporting", "transforms"]
+    for name, entry in entries.items():
+        assert entry["status"] == "loaded", entry["error"]
+        assert entry["image"] == f"dataplatform/{name}:latest"
+    # The init service seeded demo landing data (DEMO_DAYS=2 in tests).
+    seeded = [o.key for o in stack.s3.list("landing/events") if "/demo-" in o.key]
+    assert len(seeded) == 2
+
+
+def test_only_the_webserver_and_minio_are_published_and_only_on_loopback(stack):
+    published = {}
+    for container in stack.compose("ps", "-q").split():
+        info = json.loads(subprocess.run(["docker", "inspect", container], capture_output=True, text=True).stdout)[0]
+        service = info["Config"]["Labels"]["com.docker.compose.service"]
+        for port, bindings in (info["HostConfig"]["PortBindings"] or {}).items():
+            for binding in bindings or []:
+                published.setdefault(service, []).append((port, binding["HostIp"]))
+    assert {k: sorted(v) for k, v in published.items()} == {
+        "webserver": [("3000/tcp", "127.0.0.1")],
+        "minio": [("9000/tcp", "127.0.0.1"), ("9001/tcp", "127.0.0.1")],
+    }
+
+
+def test_the_nightly_schedule_is_running(stack):
+    assert gql.schedule_state(stack.client, "ingest", "raw_events_nightly") == "RUNNING"
+
+
+def test_a_new_landing_file_triggers_exactly_one_sensor_run(stack):
+    assert gql.sensor_state(stack.client, "ingest", "landing_files_sensor") == "RUNNING"
+    key = f"landing/events/{SENSOR_DAY}/e2e-{SENSOR_DAY}.parquet"
+    land(stack, SENSOR_DAY)
+
+    def runs_for_file():
+        return gql.runs(stack.client, tags={"landing/file": key}, limit=None)
+
+    runs = stack.wait_until(f"a sensor run for {key}", runs_for_file, timeout=240)
+    assert len(runs) == 1
+    assert runs[0]["tags"]["dagster/partition"] == SENSOR_DAY
+    assert gql.wait_for_run(stack.client, runs[0]["run_id"], timeout=300) == "SUCCESS"
+
+    # The same bytes again: same etag, so no new run, tick after tick.
+    stack.s3.write_bytes(key, stack.s3.read_bytes(key))
+    time.sleep(75)  # more than two sensor intervals
+    assert len(runs_for_file()) == 1
+    # Later tests land data the sensor should not race with.
+    gql.set_sensor_running(stack.client, "ingest", "landing_files_sensor", False)
+
+
+def test_a_partition_launched_through_graphql_runs_in_an_ingest_container(stack):
+    frame = land(stack, DAY)
+    run_id = gql.launch_asset_run(stack.client, "ingest", [["raw", "raw_events"]], partition_key=DAY)
+    assert gql.wait_for_run(stack.client, run_id, timeout=300) == "SUCCESS"
+    run = next(r for r in gql.runs(stack.client, limit=50) if r["run_id"] == run_id)
+    assert run["tags"]["dagster/image"] == "dataplatform/ingest:latest"
+    assert run["tags"]["docker/container_id"]
+    raw = lake_frame(stack, "raw/raw_events", DAY)
+    assert sorted(raw["id"]) == sorted(frame["id"])
+    shared["run_id"] = run_id
+
+
+def test_automation_then_materializes_the_transforms_for_that_partition(stack):
+    total, count = expected_summary(
+        pl.read_parquet(io.BytesIO(stack.s3.read_bytes(f"landing/events/{DAY}/e2e-{DAY}.parquet")))
+    )
+    stack.wait_until(
+        f"daily_summary for {DAY}",
+        lambda: stack.s3.exists(f"marts/daily_summary/date={DAY}/data.parquet"),
+        timeout=420,
+    )
+    summary = lake_frame(stack, "marts/daily_summary", DAY)
+    assert summary["event_count"].to_list() == [count]
+    assert abs(summary["total_value"][0] - total) < 1e-6
+    assert lake_frame(stack, "staging/processed_events", DAY).height == count
+    automated = gql.runs(stack.client, tags={"dagster/sensor_name": "transforms_automation"}, limit=None)
+    assert automated and all(r["tags"]["dagster/image"] == "dataplatform/transforms:latest" for r in automated)
+
+
+def test_the_run_stdout_is_readable_after_its_container_is_gone(stack):
+    run_id = shared["run_id"]
+    stack.wait_until("the run container to be removed", lambda: stack.run_containers(run_id) == [], 60)
+    logs = stack.wait_until(
+        "captured logs in the object store", lambda: gql.run_stdout(stack.client, run_id), timeout=120
+    )
+    assert re.search(r"Loaded \d+ events from 1 files", logs)
+
+
+def test_a_two_week_backfill_completes_in_runs_of_a_week(stack):
+    for day in BACKFILL:
+        land(stack, day, events=80)
+    result = stack.ops("backfill", "--start", BACKFILL[0], "--end", BACKFILL[-1], "--wait", "--timeout", "1500")
+    backfill_id = re.search(r"backfill (\w+):", result.stdout).group(1)
+    status = gql.backfill_status(stack.client, backfill_id)
+    assert status["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), status
+    for day in BACKFILL:
+        for layer in CHAIN:
+            assert stack.s3.exists(f"{layer}/date={day}/data.parquet"), f"{layer} {day}"
+    # BackfillPolicy.multi_run(7): 14 days are two runs per location, not fourteen.
+    per_location: dict[str, int] = {}
+    for run in status["runs"]:
+        per_location[run["tags"]["dagster/code_location"]] = per_location.get(run["tags"]["dagster/code_location"], 0) + 1
+        assert run["status"] == "SUCCESS"
+    assert per_location == {"ingest": 2, "transforms": 2}
+    shared["backfill_runs"] = len(status["runs"])
+
+
+def test_redeploying_transforms_leaves_runs_in_flight_and_other_locations_alone(stack, tmp_path):
+    before = {e["name"]: e for e in gql.locations(stack.client)}
+    started = {s: stack.container(s)["State"]["StartedAt"] for s in ("ingest", "reporting", "daemon", "webserver")}
+    context = copy_build_context(tmp_path / "v2")
+    events = context / "code_locations/transforms/src/transforms/defs/events.py"
+    events.write_text(events.read_text().replace('code_version="1"', 'code_version="2"'))
+    stack.ops("build", "transforms", "--tag", "e2e-v2", "--context", str(context))
+
+    run_id = gql.launch_asset_run(
+        stack.client, "transforms", [["staging", "processed_events"], ["marts", "daily_summary"]],
+        tags={"dagster/asset_partition_range_start": BACKFILL[0], "dagster/asset_partition_range_end": BACKFILL[6]},
+    )
+    stack.wait_until("the run to start", lambda: gql.run_status(stack.client, run_id) in ("STARTING", "STARTED"), 120, 0.5)
+    result = stack.ops("redeploy", "transforms", "--tag", "e2e-v2", "--no-build")
+    assert "transforms now runs dataplatform/transforms:e2e-v2" in result.stdout
+
+    assert gql.wait_for_run(stack.client, run_id, timeout=300) == "SUCCESS"
+    run = next(r for r in gql.runs(stack.client, limit=50) if r["run_id"] == run_id)
+    assert run["tags"]["dagster/image"] == "dataplatform/transforms:latest"
+    assert stack.container("transforms")["Config"]["Image"] == "dataplatform/transforms:e2e-v2"
+    assert code_version(stack, ["staging", "processed_events"]) == "2"
+    after = {e["name"]: e for e in gql.locations(stack.client)}
+    assert after["transforms"]["image"] == "dataplatform/transforms:e2e-v2"
+    for name in ("ingest", "reporting"):
+        assert after[name]["server_id"] == before[name]["server_id"], name
+    assert {s: stack.container(s)["State"]["StartedAt"] for s in started} == started
+
+
+def test_a_broken_transforms_image_is_rolled_back_with_a_clear_message(stack, tmp_path):
+    context = copy_build_context(tmp_path / "broken")
+    events = context / "code_locations/transforms/src/transforms/defs/events.py"
+    events.write_text('raise RuntimeError("deliberately broken for the rollback test")\n' + events.read_text())
+    stack.ops("build", "transforms", "--tag", "e2e-broken", "--context", str(context))
+
+    result = stack.ops("redeploy", "transforms", "--tag", "e2e-broken", "--no-build", check=False)
+
+    assert result.returncode == 1
+    assert "ROLLBACK: dataplatform/transforms:e2e-broken failed" in result.stderr
+    assert "deliberately broken for the rollback test" in result.stderr
+    assert "back on dataplatform/transforms:e2e-v2" in result.stderr
+    entry = next(e for e in gql.locations(stack.client) if e["name"] == "transforms")
+    assert entry["status"] == "loaded" and entry["image"] == "dataplatform/transforms:e2e-v2"
+    assert stack.health("transforms") == "healthy"
+
+
+def test_a_killed_run_container_is_marked_failed_and_the_retry_succeeds(stack):
+    run_id = gql.launch_asset_run(
+        stack.client, "ingest", [["raw", "raw_events"]],
+        tags={"dagster/asset_partition_range_start": BACKFILL[0], "dagster/asset_partition_range_end": BACKFILL[6]},
+    )
+    stack.wait_until("the run to start", lambda: gql.run_status(stack.client, run_id) == "STARTED", 180, 0.3)
+    container = stack.run_containers(run_id)
+    assert container, "no container for the started run"
+    subprocess.run(["docker", "kill", container[0]], check=True, capture_output=True)
+
+    assert gql.wait_for_run(stack.client, run_id, timeout=240) == "FAILURE"
+    messages = " ".join(m for _, m in gql.run_event_messages(stack.client, run_id))
+    assert "container" in messages.lower() or "worker" in messages.lower()
+    retry = stack.wait_until(
+        "a retry of the killed run",
+        lambda: gql.runs(stack.client, tags={"dagster/parent_run_id": run_id}, limit=None),
+        timeout=240,
+    )
+    assert gql.wait_for_run(stack.client, retry[0]["run_id"], timeout=300) == "SUCCESS"
+
+
+def test_down_then_up_keeps_run_history_and_lake_data(stack):
+    runs_before = {r["run_id"] for r in gql.runs(stack.client, limit=None)}
+    lake_before = {o.key: o.etag for o in stack.s3.list("")}
+    stack.compose("down")
+    stack.up()
+    runs_after = {r["run_id"] for r in gql.runs(stack.client, limit=None)}
+    assert runs_before <= runs_after
+    lake_after = {o.key: o.etag for o in stack.s3.list("")}
+    assert {k: lake_after.get(k) for k in lake_before} == lake_before
+    assert stack.container("transforms")["Config"]["Image"] == "dataplatform/transforms:e2e-v2"
+
+
+def copy_build_context(target: Path) -> Path:
+    """The files an image build reads, copied so a test can change code without touching the repo."""
+    target.mkdir(parents=True)
+    for name in ("Dockerfile", ".dockerignore", "pyproject.toml", "uv.lock", "dagster.yaml", "workspace.yaml"):
+        shutil.copy(ROOT / name, target / name)
+    shutil.copytree(ROOT / "deploy" / "platform", target / "deploy" / "platform")
+    shutil.copytree(ROOT / "code_locations", target / "code_locations", ignore=shutil.ignore_patterns("__pycache__", "tests"))
+    return target
+
+
+def code_version(stack, path: list[str]) -> str:
+    data = stack.client.query(
+        "query CodeVersion($keys: [AssetKeyInput!]) { assetNodes(assetKeys: $keys) { codeVersion } }",
+        {"keys": [{"path": path}]},
+    )
+    return data["assetNodes"][0]["codeVersion"]
