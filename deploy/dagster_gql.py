@@ -6,7 +6,7 @@ asset runs and backfills, and read a run's status, event log and captured stdout
     client = Client("http://127.0.0.1:3000")
     for loc in locations(client):
         print(loc["name"], loc["status"], loc["server_id"], loc["image"])
-    run_id = launch_asset_run(client, "ingest", [["raw", "events"]], partition_key="2024-03-01")
+    run_id = launch_asset_run(client, "ingest", [["raw", "raw_events"]], partition_key="2024-03-01")
     print(wait_for_run(client, run_id, timeout=600), run_stdout(client, run_id))
 
 Every function raises GraphQLError, naming the operation and the server's message, when the
@@ -81,9 +81,13 @@ class Client:
                 raise GraphQLError(operation, f"HTTP {err.code}: {body[:500]!r}") from err
         except (urllib.error.URLError, TimeoutError) as err:
             raise GraphQLError(operation, f"cannot reach {request.full_url}: {err}") from err
-        payload = json.loads(body)
-        if payload.get("errors"):
-            raise GraphQLError(operation, "; ".join(e["message"] for e in payload["errors"]))
+        try:
+            payload = json.loads(body)
+        except ValueError as err:
+            raise GraphQLError(operation, f"not a GraphQL response: {body[:200]!r}") from err
+        if payload.get("errors") or "data" not in payload:
+            messages = [error.get("message", str(error)) for error in payload.get("errors", [])]
+            raise GraphQLError(operation, "; ".join(messages) or f"no data in {body[:200]!r}")
         return payload["data"]
 
 
@@ -107,7 +111,7 @@ def _location(entry: dict[str, Any]) -> dict[str, Any]:
         "name": entry["name"],
         "load_status": entry["loadStatus"],
         "status": "loaded" if loaded else "error" if location else "loading",
-        "error": None if loaded else location.get("message"),
+        "error": None if loaded else (location.get("message") or "").strip() or None,
         # The gRPC code server's id: new whenever that server process starts, nothing else.
         "server_id": location.get("serverId"),
         # DAGSTER_CURRENT_IMAGE (or --container-image) of the code server, if it has one.
@@ -188,7 +192,10 @@ def launch_asset_run(
 
 
 def launch_backfill(
-    client: Client, asset_paths: list[list[str]], partition_keys: list[str], title: str | None = None
+    client: Client,
+    asset_paths: list[list[str]],
+    partition_keys: list[str],
+    title: str | None = None,
 ) -> str:
     """Backfill the given partitions of assets from any locations; return the backfill id."""
     params = {
@@ -324,9 +331,14 @@ def run_stdout(client: Client, run_id: str) -> str:
     fileKey]). Empty while nothing has been captured yet.
     """
     events = _run_events(client, run_id, "... on LogsCapturedEvent { fileKey stepKeys }")
-    file_keys = dict.fromkeys(e["fileKey"] for e in events if e["__typename"] == "LogsCapturedEvent")
+    # A file key's steps, named in the text's headers; dict keeps the log's order.
+    steps = {
+        e["fileKey"]: ", ".join(e["stepKeys"] or [e["fileKey"]])
+        for e in events
+        if e["__typename"] == "LogsCapturedEvent"
+    }
     parts = []
-    for file_key in file_keys:
+    for file_key, step_names in steps.items():
         data = client.query(
             f"query RunCapturedLogs($id: ID!, $fileKey: String!) {{ runOrError(runId: $id) {{"
             f" {_ERROR_FIELDS} ... on Run {{ capturedLogs(fileKey: $fileKey) {{ stdout stderr }} }}"
@@ -336,7 +348,7 @@ def run_stdout(client: Client, run_id: str) -> str:
         logs = _expect("RunCapturedLogs", data["runOrError"], "Run")["capturedLogs"]
         for stream in ("stdout", "stderr"):
             if logs[stream]:
-                parts.append(f"--- {file_key} {stream} ---\n{logs[stream]}")
+                parts.append(f"--- {step_names} {stream} ---\n{logs[stream]}")
     return "\n".join(parts)
 
 
@@ -401,7 +413,8 @@ def daemon_health(client: Client) -> dict[str, bool | None]:
 
 
 def _metadata_value(entry: dict[str, Any]) -> Any:
-    for field in ("text", "jsonString", "mdStr", "url", "path", "intValue", "floatValue", "boolValue"):
+    fields = ("text", "jsonString", "mdStr", "url", "path", "intValue", "floatValue", "boolValue")
+    for field in fields:
         if field in entry:
             return entry[field]
     return entry["__typename"]  # a type not listed in asset_check_executions' query
@@ -419,7 +432,8 @@ def asset_check_executions(
         "   ... on TextMetadataEntry { text } ... on JsonMetadataEntry { jsonString }"
         "   ... on MarkdownMetadataEntry { mdStr } ... on UrlMetadataEntry { url }"
         "   ... on PathMetadataEntry { path } ... on IntMetadataEntry { intValue }"
-        "   ... on FloatMetadataEntry { floatValue } ... on BoolMetadataEntry { boolValue } } } } }",
+        "   ... on FloatMetadataEntry { floatValue } ... on BoolMetadataEntry { boolValue }"
+        " } } } }",
         {"key": {"path": asset_path}, "check": check_name, "limit": limit},
     )
     executions = []

@@ -17,8 +17,10 @@ monthly_partitions = dg.MonthlyPartitionsDefinition(
     start_date=LAKE_START_DATE, timezone="UTC", end_offset=1
 )
 
-# Every daily partition of a month feeds that month's partition.
-daily_to_monthly = dg.TimeWindowPartitionMapping()
+# Every daily partition of a month feeds that month's partition. The running month maps onto days
+# that do not exist yet; without allow_nonexistent_upstream_partitions, automation and backfills of
+# the current month fail with "depends on non-existent partitions".
+daily_to_monthly = dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
 
 # Backfills run seven daily partitions per run (one week). One partition per run would start one
 # run container per day: a 90-day backfill would pay ~90 container start-ups and Python imports,
