@@ -39,7 +39,7 @@ _LOCATION_FIELDS = """
   locationOrLoadError {
     __typename
     ... on RepositoryLocation { serverId dagsterLibraryVersions { name version } }
-    ... on PythonError { message }
+    ... on PythonError { message causes { message } }
   }
 """
 
@@ -111,7 +111,8 @@ def _location(entry: dict[str, Any]) -> dict[str, Any]:
         "name": entry["name"],
         "load_status": entry["loadStatus"],
         "status": "loaded" if loaded else "error" if location else "loading",
-        "error": None if loaded else (location.get("message") or "").strip() or None,
+        # The load error and what caused it, e.g. the user code's own exception.
+        "error": None if loaded else _error_text(location),
         # The gRPC code server's id: new whenever that server process starts, nothing else.
         "server_id": location.get("serverId"),
         # DAGSTER_CURRENT_IMAGE (or --container-image) of the code server, if it has one.
@@ -123,6 +124,12 @@ def _location(entry: dict[str, Any]) -> dict[str, Any]:
         "updated_timestamp": entry["updatedTimestamp"],
         "display_metadata": metadata,
     }
+
+
+def _error_text(error: dict[str, Any]) -> str | None:
+    messages = [error.get("message")] + [c["message"] for c in error.get("causes") or []]
+    text = " Caused by: ".join(m.strip() for m in messages if m and m.strip())
+    return text or None
 
 
 def locations(client: Client) -> list[dict[str, Any]]:

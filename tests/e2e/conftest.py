@@ -4,7 +4,9 @@ Where the official base images are not on this machine (CI has no registry), it 
 stand-ins (tests/e2e/standins/) and substitutes them through compose.standins.yml, printing what
 it substituted. Nothing else differs from what users run.
 
-Environment knobs: E2E_STANDINS=1/0 forces or forbids stand-ins; E2E_KEEP=1 leaves the stack up.
+Environment knobs: E2E_STANDINS=1/0 forces or forbids stand-ins; E2E_KEEP=1 leaves the stack up;
+E2E_REUSE=1 uses a stack left up by E2E_KEEP=1 instead of building a fresh one (for iterating on
+one test; CI always starts fresh).
 """
 
 import json
@@ -155,6 +157,10 @@ def stack():
         print(f"[e2e]   build arg PYTHON_BASE={STANDIN_BASE} (instead of python:3.11-slim-bookworm)")
         print("[e2e]   via tests/e2e/compose.standins.yml")
     stack = Stack(standins)
+    if os.environ.get("E2E_REUSE") == "1":
+        stack.wait_healthy()
+        yield stack
+        return
     stack.env_file.unlink(missing_ok=True)
     # A fresh Docker state: no volumes or run containers from an earlier session.
     stack.compose("down", "-v", "--remove-orphans", check=False)

@@ -246,7 +246,7 @@ def copy_build_context(target: Path) -> Path:
 
 def code_version(stack, path: list[str]) -> str:
     data = stack.client.query(
-        "query CodeVersion($keys: [AssetKeyInput!]) { assetNodes(assetKeys: $keys) { codeVersion } }",
+        "query CodeVersion($keys: [AssetKeyInput!]) { assetNodes(assetKeys: $keys) { opVersion } }",
         {"keys": [{"path": path}]},
     )
-    return data["assetNodes"][0]["codeVersion"]
+    return data["assetNodes"][0]["opVersion"]
