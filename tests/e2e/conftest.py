@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import time
-import uuid
+import shutil
 from pathlib import Path
 
 import pytest
@@ -138,8 +138,18 @@ class Stack:
     def run_containers(self, run_id: str) -> list[str]:
         return sh("docker", "ps", "-aq", "--filter", f"label=dagster/run_id={run_id}").split()
 
-    def unique(self) -> str:
-        return uuid.uuid4().hex[:8]
+    def build_context(self, target: Path) -> Path:
+        """The files an image build reads, copied so a test can change code without touching
+        the repository."""
+        target.mkdir(parents=True)
+        for name in ("Dockerfile", ".dockerignore", "pyproject.toml", "uv.lock", "dagster.yaml", "workspace.yaml"):
+            shutil.copy(ROOT / name, target / name)
+        shutil.copytree(ROOT / "deploy" / "platform", target / "deploy" / "platform")
+        shutil.copytree(
+            ROOT / "code_locations", target / "code_locations",
+            ignore=shutil.ignore_patterns("__pycache__", "tests"),
+        )
+        return target
 
 
 @pytest.fixture(scope="session")
@@ -178,3 +188,11 @@ def stack():
         (ARTIFACTS / "compose.log").write_text(stack.compose("logs", "--no-color", check=False))
         if os.environ.get("E2E_KEEP") != "1":
             stack.compose("down", "-v", "--remove-orphans", check=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Remember each phase's outcome on the test item, so fixtures can react to a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

@@ -6,7 +6,6 @@ The tests run in file order against one stack (see conftest.py) and share a few 
 import io
 import json
 import re
-import shutil
 import subprocess
 import time
 from datetime import date, timedelta
@@ -159,7 +158,7 @@ def test_a_two_week_backfill_completes_in_runs_of_a_week(stack):
 def test_redeploying_transforms_leaves_runs_in_flight_and_other_locations_alone(stack, tmp_path):
     before = {e["name"]: e for e in gql.locations(stack.client)}
     started = {s: stack.container(s)["State"]["StartedAt"] for s in ("ingest", "reporting", "daemon", "webserver")}
-    context = copy_build_context(tmp_path / "v2")
+    context = stack.build_context(tmp_path / "v2")
     events = context / "code_locations/transforms/src/transforms/defs/events.py"
     events.write_text(events.read_text().replace('code_version="1"', 'code_version="2"'))
     stack.ops("build", "transforms", "--tag", "e2e-v2", "--context", str(context))
@@ -185,7 +184,7 @@ def test_redeploying_transforms_leaves_runs_in_flight_and_other_locations_alone(
 
 
 def test_a_broken_transforms_image_is_rolled_back_with_a_clear_message(stack, tmp_path):
-    context = copy_build_context(tmp_path / "broken")
+    context = stack.build_context(tmp_path / "broken")
     events = context / "code_locations/transforms/src/transforms/defs/events.py"
     events.write_text('raise RuntimeError("deliberately broken for the rollback test")\n' + events.read_text())
     stack.ops("build", "transforms", "--tag", "e2e-broken", "--context", str(context))
@@ -232,16 +231,6 @@ def test_down_then_up_keeps_run_history_and_lake_data(stack):
     lake_after = {o.key: o.etag for o in stack.s3.list("")}
     assert {k: lake_after.get(k) for k in lake_before} == lake_before
     assert stack.container("transforms")["Config"]["Image"] == "dataplatform/transforms:e2e-v2"
-
-
-def copy_build_context(target: Path) -> Path:
-    """The files an image build reads, copied so a test can change code without touching the repo."""
-    target.mkdir(parents=True)
-    for name in ("Dockerfile", ".dockerignore", "pyproject.toml", "uv.lock", "dagster.yaml", "workspace.yaml"):
-        shutil.copy(ROOT / name, target / name)
-    shutil.copytree(ROOT / "deploy" / "platform", target / "deploy" / "platform")
-    shutil.copytree(ROOT / "code_locations", target / "code_locations", ignore=shutil.ignore_patterns("__pycache__", "tests"))
-    return target
 
 
 def code_version(stack, path: list[str]) -> str:

@@ -16,7 +16,7 @@ def lake_asset_metadata(
     """Storage path pattern and column schema, shown on the asset page before any run."""
     return {
         "storage_path": dg.MetadataValue.text(
-            "s3://$LAKE_BUCKET/" + "/".join(key.path) + f"/{partition_column}=<key>/data.parquet"
+            "s3://$LAKE_BUCKET/" + "/".join(key.path) + f"/{partition_column}=YYYY-MM-DD/data.parquet"
         ),
         "dagster/column_schema": table_schema(schema),
     }

@@ -33,7 +33,7 @@ def raw_events_nightly(context: dg.ScheduleEvaluationContext):
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "One raw_events run per new or changed file under landing/events/<date>/. The run key is"
+        "One raw_events run per new or changed file under landing/events/YYYY-MM-DD/. The run key is"
         " the file's key and etag, so an unchanged file never triggers twice."
     ),
 )

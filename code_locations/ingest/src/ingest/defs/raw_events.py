@@ -18,7 +18,7 @@ class RawEventsConfig(checks.QualityConfig):
     key=keys.RAW_EVENTS,
     description=(
         "Events from the day's landing files (parquet, csv or jsonl) under"
-        " landing/events/<date>/, validated against the event contract. A file that fails"
+        " landing/events/YYYY-MM-DD/, validated against the event contract. A file that fails"
         " validation is copied to quarantine/events/ and none of its rows are loaded."
     ),
     group_name="ingest",

@@ -40,7 +40,7 @@ class AnalyticsDbConfig(checks.QualityConfig):
     description=(
         "Loads every daily_summary and monthly_summary partition from the lake into a DuckDB"
         " database (tables daily_summary, monthly_summary) and publishes it to"
-        f" s3://<bucket>/{ANALYTICS_DB_KEY}."
+        f" s3://$LAKE_BUCKET/{ANALYTICS_DB_KEY}."
     ),
     group_name="reporting",
     owners=["team:reporting"],

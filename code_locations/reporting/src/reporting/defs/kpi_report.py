@@ -29,7 +29,7 @@ def report_prefix(month: str) -> str:
     description=(
         "Monthly KPIs (total value, events, value per event, best day, days with data) and a"
         " chart of daily value, shown in this asset's metadata and published to"
-        " s3://<bucket>/reports/monthly_kpi/month=<YYYY-MM-01>/."
+        " s3://$LAKE_BUCKET/reports/monthly_kpi/month=YYYY-MM-01/."
     ),
     group_name="reporting",
     owners=["team:reporting"],
