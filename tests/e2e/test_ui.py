@@ -177,7 +177,9 @@ def test_a_finished_run_shows_its_event_log_and_captured_output(stack, page):
     page.get_by_role("button", name="stderr").click()
     page.get_by_placeholder("Select a step…").click()
     page.get_by_role("menuitem", name="raw__raw_events").click()
-    expect(page.get_by_text(re.compile(r"Loaded \d+ events from 7 files; rejected 0 files"))).to_be_visible()
+    loaded = page.get_by_text(re.compile(r"Loaded \d+ events from 7 files; rejected 0 files"))
+    expect(loaded).to_be_visible()
+    loaded.scroll_into_view_if_needed()
     shot(page, "04-run-logs")
 
 
