@@ -135,6 +135,12 @@ class Stack:
         self.compose("up", "-d")
         self.wait_healthy()
 
+    def wait_idle(self, timeout: float = 600) -> None:
+        """No run queued or in flight: run containers are not compose services, and a network
+        with a running container attached cannot be removed by `down`."""
+        active = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
+        self.wait_until("no run in flight", lambda: gql.count_runs(self.client, active) == 0, timeout, 5)
+
     def run_containers(self, run_id: str) -> list[str]:
         return sh("docker", "ps", "-aq", "--filter", f"label=dagster/run_id={run_id}").split()
 

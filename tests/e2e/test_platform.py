@@ -175,6 +175,10 @@ def test_redeploying_transforms_leaves_runs_in_flight_and_other_locations_alone(
     run = next(r for r in gql.runs(stack.client, limit=50) if r["run_id"] == run_id)
     assert run["tags"]["dagster/image"] == "dataplatform/transforms:latest"
     assert stack.container("transforms")["Config"]["Image"] == "dataplatform/transforms:e2e-v2"
+    # Sensor states are part of the kept history.
+    assert gql.sensor_state(stack.client, "transforms", "transforms_automation") == "STOPPED"
+    gql.set_sensor_running(stack.client, "transforms", "transforms_automation", True)
+    gql.set_sensor_running(stack.client, "reporting", "reporting_automation", True)
     assert code_version(stack, ["staging", "processed_events"]) == "2"
     after = {e["name"]: e for e in gql.locations(stack.client)}
     assert after["transforms"]["image"] == "dataplatform/transforms:e2e-v2"
@@ -222,6 +226,9 @@ def test_a_killed_run_container_is_marked_failed_and_the_retry_succeeds(stack):
 
 
 def test_down_then_up_keeps_run_history_and_lake_data(stack):
+    gql.set_sensor_running(stack.client, "transforms", "transforms_automation", False)
+    gql.set_sensor_running(stack.client, "reporting", "reporting_automation", False)
+    stack.wait_idle()
     runs_before = {r["run_id"] for r in gql.runs(stack.client, limit=None)}
     lake_before = {o.key: o.etag for o in stack.s3.list("")}
     stack.compose("down")
@@ -231,6 +238,10 @@ def test_down_then_up_keeps_run_history_and_lake_data(stack):
     lake_after = {o.key: o.etag for o in stack.s3.list("")}
     assert {k: lake_after.get(k) for k in lake_before} == lake_before
     assert stack.container("transforms")["Config"]["Image"] == "dataplatform/transforms:e2e-v2"
+    # Sensor states are part of the kept history.
+    assert gql.sensor_state(stack.client, "transforms", "transforms_automation") == "STOPPED"
+    gql.set_sensor_running(stack.client, "transforms", "transforms_automation", True)
+    gql.set_sensor_running(stack.client, "reporting", "reporting_automation", True)
 
 
 def code_version(stack, path: list[str]) -> str:

@@ -1,10 +1,12 @@
 """The quality checks every lake asset carries: schema, non-null id, unique id, value range, rows.
 
-An asset declares them with ``lake_check_specs`` and yields ``lake_check_results`` after computing
-its frame, so every materialization (one partition or a backfill's week) is checked as written.
+An asset declares its checks once as ``LakeChecks``, passes ``.specs()`` to ``@asset`` and yields
+``.results(...)`` after computing its frame, so every materialization (one partition or a
+backfill's week) is checked as written.
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import dagster as dg
 import polars as pl
@@ -26,6 +28,36 @@ VALUE_RANGE = "value_in_range"
 ROW_COUNT = "row_count"
 
 
+@dataclass(frozen=True)
+class LakeChecks:
+    """The standard checks of one asset. blocking=True keeps downstream off bad data."""
+
+    key: dg.AssetKey
+    schema: dict[str, pl.DataType]
+    value_column: str
+    partition_column: str
+    id_column: str | None = None
+    blocking: bool = True
+
+    def specs(self) -> list[dg.AssetCheckSpec]:
+        return lake_check_specs(
+            self.key, id_column=self.id_column, value_column=self.value_column, blocking=self.blocking
+        )
+
+    def results(
+        self, df: pl.DataFrame, partition_keys: list[str], config: QualityConfig
+    ) -> Iterator[dg.AssetCheckResult]:
+        return lake_check_results(
+            df,
+            schema=self.schema,
+            id_column=self.id_column,
+            value_column=self.value_column,
+            partition_column=self.partition_column,
+            partition_keys=partition_keys,
+            config=config,
+        )
+
+
 def lake_check_specs(
     key: dg.AssetKey,
     *,
@@ -33,7 +65,6 @@ def lake_check_specs(
     value_column: str,
     blocking: bool,
 ) -> list[dg.AssetCheckSpec]:
-    """Specs for the standard checks. blocking=True keeps downstream from running on bad data."""
     names = [SCHEMA, VALUE_RANGE, ROW_COUNT]
     if id_column:
         names[1:1] = [ID_NOT_NULL, ID_UNIQUE]

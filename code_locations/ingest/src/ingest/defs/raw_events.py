@@ -8,6 +8,9 @@ from lake.schema import RAW_EVENTS_SCHEMA
 from lake.store import ObjectStore
 
 LANDING_FILES_VALID = "landing_files_valid"
+QUALITY = checks.LakeChecks(
+    keys.RAW_EVENTS, RAW_EVENTS_SCHEMA, value_column="value", partition_column="date", id_column="id"
+)
 
 
 class RawEventsConfig(checks.QualityConfig):
@@ -36,7 +39,7 @@ class RawEventsConfig(checks.QualityConfig):
             blocking=True,
             description="Every landing file of the partition passed validation",
         ),
-        *checks.lake_check_specs(keys.RAW_EVENTS, id_column="id", value_column="value", blocking=True),
+        *QUALITY.specs(),
     ],
 )
 def raw_events(context: dg.AssetExecutionContext, config: RawEventsConfig, object_store: ObjectStore):
@@ -83,12 +86,4 @@ def raw_events(context: dg.AssetExecutionContext, config: RawEventsConfig, objec
         ),
         metadata={"rejected_files": dg.MetadataValue.json(rejected)},
     )
-    yield from checks.lake_check_results(
-        events,
-        schema=RAW_EVENTS_SCHEMA,
-        id_column="id",
-        value_column="value",
-        partition_column="date",
-        partition_keys=context.partition_keys,
-        config=config,
-    )
+    yield from QUALITY.results(events, context.partition_keys, config)

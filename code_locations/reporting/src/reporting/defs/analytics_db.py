@@ -23,6 +23,11 @@ DAILY_TABLE_SCHEMA: dict[str, pl.DataType] = {
     "event_count": pl.Int64(),
 }
 
+# Checked like a lake table, but not blocking: nothing in the lake reads the published database.
+QUALITY = checks.LakeChecks(
+    LOAD_TO_DUCKDB, DAILY_TABLE_SCHEMA, value_column="total_value", partition_column="date", blocking=False
+)
+
 ON_ANY_UPSTREAM_UPDATE = (
     dg.AutomationCondition.any_deps_updated().since_last_handled()
     & ~dg.AutomationCondition.any_deps_in_progress()
@@ -54,9 +59,7 @@ class AnalyticsDbConfig(checks.QualityConfig):
         ),
     },
     automation_condition=ON_ANY_UPSTREAM_UPDATE,
-    check_specs=checks.lake_check_specs(
-        LOAD_TO_DUCKDB, id_column=None, value_column="total_value", blocking=False
-    ),
+    check_specs=QUALITY.specs(),
 )
 def load_to_duckdb(
     context: dg.AssetExecutionContext,
@@ -109,12 +112,4 @@ def load_to_duckdb(
             "preview": dg.MetadataValue.md(markdown_table(daily.tail(10))),
         }
     )
-    yield from checks.lake_check_results(
-        daily,
-        schema=DAILY_TABLE_SCHEMA,
-        id_column=None,
-        value_column="total_value",
-        partition_column="date",
-        partition_keys=[str(d) for d in daily["date"]],
-        config=config,
-    )
+    yield from QUALITY.results(daily, [str(d) for d in daily["date"]], config)

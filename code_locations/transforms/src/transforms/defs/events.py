@@ -22,6 +22,13 @@ DAILY_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
     "event_count": pl.UInt32(),
 }
 
+PROCESSED_EVENTS_CHECKS = checks.LakeChecks(
+    PROCESSED_EVENTS, PROCESSED_EVENTS_SCHEMA, value_column="value", partition_column="date", id_column="id"
+)
+DAILY_SUMMARY_CHECKS = checks.LakeChecks(
+    keys.DAILY_SUMMARY, DAILY_SUMMARY_SCHEMA, value_column="total_value", partition_column="date"
+)
+
 # A new or re-loaded partition upstream flows through without anyone clicking, never past a failed
 # blocking check and never while upstream is still running. This is eager() without its
 # in_latest_time_window(): yesterday's partition, loaded by the 02:00 schedule after midnight
@@ -62,9 +69,7 @@ class DailySummaryConfig(checks.QualityConfig):
     kinds={"polars", "parquet", "s3"},
     code_version="1",
     metadata=lake_asset_metadata(PROCESSED_EVENTS, PROCESSED_EVENTS_SCHEMA, "date"),
-    check_specs=checks.lake_check_specs(
-        PROCESSED_EVENTS, id_column="id", value_column="value", blocking=True
-    ),
+    check_specs=PROCESSED_EVENTS_CHECKS.specs(),
     **_COMMON,
 )
 def processed_events(
@@ -72,15 +77,7 @@ def processed_events(
 ):
     processed = process_events(raw_events)
     yield dg.Output(processed, metadata={"rows_in": raw_events.height})
-    yield from checks.lake_check_results(
-        processed,
-        schema=PROCESSED_EVENTS_SCHEMA,
-        id_column="id",
-        value_column="value",
-        partition_column="date",
-        partition_keys=context.partition_keys,
-        config=config,
-    )
+    yield from PROCESSED_EVENTS_CHECKS.results(processed, context.partition_keys, config)
 
 
 def process_events(raw: pl.DataFrame) -> pl.DataFrame:
@@ -103,9 +100,7 @@ def process_events(raw: pl.DataFrame) -> pl.DataFrame:
     kinds={"polars", "parquet", "s3"},
     code_version="1",
     metadata=lake_asset_metadata(keys.DAILY_SUMMARY, DAILY_SUMMARY_SCHEMA, "date"),
-    check_specs=checks.lake_check_specs(
-        keys.DAILY_SUMMARY, id_column=None, value_column="total_value", blocking=True
-    ),
+    check_specs=DAILY_SUMMARY_CHECKS.specs(),
     **_COMMON,
 )
 def daily_summary(
@@ -113,15 +108,7 @@ def daily_summary(
 ):
     summary = summarize_days(processed_events, context.partition_keys)
     yield dg.Output(summary)
-    yield from checks.lake_check_results(
-        summary,
-        schema=DAILY_SUMMARY_SCHEMA,
-        id_column=None,
-        value_column="total_value",
-        partition_column="date",
-        partition_keys=context.partition_keys,
-        config=config,
-    )
+    yield from DAILY_SUMMARY_CHECKS.results(summary, context.partition_keys, config)
 
 
 def summarize_days(processed: pl.DataFrame, dates: list[str]) -> pl.DataFrame:

@@ -14,6 +14,10 @@ MONTHLY_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
     "avg_value_per_event": pl.Float64(),
 }
 
+MONTHLY_SUMMARY_CHECKS = checks.LakeChecks(
+    keys.MONTHLY_SUMMARY, MONTHLY_SUMMARY_SCHEMA, value_column="total_value", partition_column="month"
+)
+
 
 class MonthlySummaryConfig(checks.QualityConfig):
     max_value: float = 1e13
@@ -43,24 +47,14 @@ class MonthlySummaryConfig(checks.QualityConfig):
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
     ).with_label("on_any_day_updated"),
-    check_specs=checks.lake_check_specs(
-        keys.MONTHLY_SUMMARY, id_column=None, value_column="total_value", blocking=True
-    ),
+    check_specs=MONTHLY_SUMMARY_CHECKS.specs(),
 )
 def monthly_summary(
     context: dg.AssetExecutionContext, config: MonthlySummaryConfig, daily_summary: pl.DataFrame
 ):
     summary = summarize_month(daily_summary, context.partition_key)
     yield dg.Output(summary, metadata={"days_loaded": daily_summary.height})
-    yield from checks.lake_check_results(
-        summary,
-        schema=MONTHLY_SUMMARY_SCHEMA,
-        id_column=None,
-        value_column="total_value",
-        partition_column="month",
-        partition_keys=context.partition_keys,
-        config=config,
-    )
+    yield from MONTHLY_SUMMARY_CHECKS.results(summary, context.partition_keys, config)
 
 
 def summarize_month(daily: pl.DataFrame, month: str) -> pl.DataFrame:
