@@ -159,7 +159,14 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack():
+def stack(request):
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+
+    def say(text: str) -> None:
+        """Shown in the test output even while pytest captures (substitutions must be visible)."""
+        for line in text.rstrip().splitlines():
+            reporter.write_line(f"[e2e] {line}")
+
     if not docker_available():
         pytest.fail(
             "The e2e tests need a Docker engine (`docker info` failed). Start dockerd, or deselect"
@@ -167,11 +174,12 @@ def stack():
         )
     standins = use_standins()
     if standins:
-        print("\n[e2e] official images not available here; substituting local stand-ins:")
-        print(sh("bash", "tests/e2e/standins/build.sh", "--list"))
+        reporter.write_line("")
+        say("official images not available here; substituting local stand-ins:")
+        say(sh("bash", "tests/e2e/standins/build.sh", "--list"))
         sh("bash", "tests/e2e/standins/build.sh", timeout=1800)
-        print(f"[e2e]   build arg PYTHON_BASE={STANDIN_BASE} (instead of python:3.11-slim-bookworm)")
-        print("[e2e]   via tests/e2e/compose.standins.yml")
+        say(f"  build arg PYTHON_BASE={STANDIN_BASE} (instead of python:3.11-slim-bookworm)")
+        say("  via tests/e2e/compose.standins.yml; nothing else differs from docker-compose.yml")
     stack = Stack(standins)
     if os.environ.get("E2E_REUSE") == "1":
         stack.wait_healthy()
@@ -184,10 +192,10 @@ def stack():
         sh("docker", "rm", "-f", old, check=False)
     started = time.monotonic()
     stack.compose("build")
-    print(f"[e2e] images built in {time.monotonic() - started:.0f}s")
+    say(f"images built in {time.monotonic() - started:.0f}s")
     started = time.monotonic()
     stack.up()
-    print(f"[e2e] stack healthy in {time.monotonic() - started:.0f}s")
+    say(f"stack healthy in {time.monotonic() - started:.0f}s")
     try:
         yield stack
     finally:
