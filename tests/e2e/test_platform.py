@@ -123,7 +123,9 @@ def test_automation_then_materializes_the_transforms_for_that_partition(stack):
     assert summary["event_count"].to_list() == [count]
     assert abs(summary["total_value"][0] - total) < 1e-6
     assert lake_frame(stack, "staging/processed_events", DAY).height == count
-    automated = gql.runs(stack.client, tags={"dagster/sensor_name": "transforms_automation"}, limit=None)
+    automated = gql.runs(
+        stack.client, statuses=["SUCCESS"], tags={"dagster/sensor_name": "transforms_automation"}, limit=None
+    )
     assert automated and all(r["tags"]["dagster/image"] == "dataplatform/transforms:latest" for r in automated)
 
 
