@@ -59,6 +59,17 @@ def test_up_on_a_fresh_state_brings_every_service_up_healthy(stack):
     assert len(seeded) == 2
 
 
+def test_the_status_command_reports_services_locations_queue_and_runs(stack):
+    out = stack.ops("status").stdout
+    for service in ("postgres", "minio", "ingest", "transforms", "reporting", "webserver", "daemon"):
+        assert re.search(rf"^  {service}\s+running\s+health=healthy", out, re.M), service
+    for name in ("ingest", "transforms", "reporting"):
+        assert re.search(rf"^  {name}\s+loaded\s+dataplatform/{name}:latest$", out, re.M), name
+    assert re.search(r"^queue depth: \d+$", out, re.M)
+    assert "UNHEALTHY" not in out
+    assert re.search(r"^last runs:$", out, re.M)
+
+
 def test_only_the_webserver_and_minio_are_published_and_only_on_loopback(stack):
     published = {}
     for container in stack.compose("ps", "-q").split():
