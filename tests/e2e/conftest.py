@@ -161,11 +161,13 @@ class Stack:
 @pytest.fixture(scope="session")
 def stack(request):
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
 
     def say(text: str) -> None:
         """Shown in the test output even while pytest captures (substitutions must be visible)."""
-        for line in text.rstrip().splitlines():
-            reporter.write_line(f"[e2e] {line}")
+        with capture.global_and_fixture_disabled():
+            for line in text.rstrip().splitlines():
+                reporter.write_line(f"[e2e] {line}")
 
     if not docker_available():
         pytest.fail(
@@ -174,7 +176,7 @@ def stack(request):
         )
     standins = use_standins()
     if standins:
-        reporter.write_line("")
+        say("")
         say("official images not available here; substituting local stand-ins:")
         say(sh("bash", "tests/e2e/standins/build.sh", "--list"))
         sh("bash", "tests/e2e/standins/build.sh", timeout=1800)
