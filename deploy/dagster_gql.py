@@ -34,11 +34,11 @@ TERMINAL_RUN_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
 _ERROR_FIELDS = "__typename ... on Error { message }"
 
 _LOCATION_FIELDS = """
-  name loadStatus versionKey updatedTimestamp
+  name loadStatus updatedTimestamp
   displayMetadata { key value }
   locationOrLoadError {
     __typename
-    ... on RepositoryLocation { serverId dagsterLibraryVersions { name version } }
+    ... on RepositoryLocation { serverId }
     ... on PythonError { message causes { message } }
   }
 """
@@ -117,12 +117,7 @@ def _location(entry: dict[str, Any]) -> dict[str, Any]:
         "server_id": location.get("serverId"),
         # DAGSTER_CURRENT_IMAGE (or --container-image) of the code server, if it has one.
         "image": metadata.get("image"),
-        "dagster_libraries": {
-            lib["name"]: lib["version"] for lib in location.get("dagsterLibraryVersions") or []
-        },
-        "version_key": entry["versionKey"],
         "updated_timestamp": entry["updatedTimestamp"],
-        "display_metadata": metadata,
     }
 
 
@@ -417,49 +412,6 @@ def daemon_health(client: Client) -> dict[str, bool | None]:
     )
     statuses = data["instance"]["daemonHealth"]["allDaemonStatuses"]
     return {status["daemonType"]: status["healthy"] for status in statuses}
-
-
-def _metadata_value(entry: dict[str, Any]) -> Any:
-    fields = ("text", "jsonString", "mdStr", "url", "path", "intValue", "floatValue", "boolValue")
-    for field in fields:
-        if field in entry:
-            return entry[field]
-    return entry["__typename"]  # a type not listed in asset_check_executions' query
-
-
-def asset_check_executions(
-    client: Client, asset_path: list[str], check_name: str, limit: int = 10
-) -> list[dict[str, Any]]:
-    """The newest executions of an asset check: status, passed, description, metadata, run id."""
-    data = client.query(
-        "query AssetCheckExecutions($key: AssetKeyInput!, $check: String!, $limit: Int!) {"
-        " assetCheckExecutions(assetKey: $key, checkName: $check, limit: $limit) {"
-        "  runId status partition timestamp"
-        "  evaluation { success description metadataEntries { __typename label"
-        "   ... on TextMetadataEntry { text } ... on JsonMetadataEntry { jsonString }"
-        "   ... on MarkdownMetadataEntry { mdStr } ... on UrlMetadataEntry { url }"
-        "   ... on PathMetadataEntry { path } ... on IntMetadataEntry { intValue }"
-        "   ... on FloatMetadataEntry { floatValue } ... on BoolMetadataEntry { boolValue }"
-        " } } } }",
-        {"key": {"path": asset_path}, "check": check_name, "limit": limit},
-    )
-    executions = []
-    for execution in data["assetCheckExecutions"]:
-        evaluation = execution["evaluation"] or {}
-        executions.append(
-            {
-                "run_id": execution["runId"],
-                "status": execution["status"],
-                "partition": execution["partition"],
-                "timestamp": execution["timestamp"],
-                "passed": evaluation.get("success"),
-                "description": evaluation.get("description"),
-                "metadata": {
-                    m["label"]: _metadata_value(m) for m in evaluation.get("metadataEntries", [])
-                },
-            }
-        )
-    return executions
 
 
 if __name__ == "__main__":
