@@ -29,6 +29,7 @@ DOCS_IMAGES = ROOT / "docs" / "images"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 UI_BACKFILL = [(date(2024, 4, 1) + timedelta(days=i)).isoformat() for i in range(7)]
 BAD_DAY = "2024-04-20"
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,9 @@ def browser():
 @pytest.fixture
 def page(browser, stack, request):
     context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url="http://127.0.0.1:3000")
-    context.set_default_timeout(30_000)
+    # Generous: on a busy 2-core machine, right after the stack restarts, the UI's first queries
+    # (partition status of every asset) take a while.
+    context.set_default_timeout(90_000)
     page = context.new_page()
     # The UI's first-visit community dialog: a person clicks "Skip" whenever it shows up.
     page.add_locator_handler(
@@ -134,6 +137,7 @@ def test_backfill_the_daily_chain_from_the_ui(stack, page):
     for day in UI_BACKFILL:
         land(stack, day)
     visit(page, "/assets")
+    expect(page.get_by_test_id("checkbox-raw/raw_events")).to_be_attached(timeout=180_000)
     for path in ("raw/raw_events", "staging/processed_events", "marts/daily_summary"):
         page.get_by_test_id(f"checkbox-{path}").locator("xpath=..").click()
     page.get_by_role("button", name=re.compile("Materialize selected")).click()
