@@ -10,6 +10,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from lake import checks, keys
+from lake.automation import ON_ANY_UPSTREAM_UPDATE
 from lake.duck import lake_connection, parquet_glob, scratch_dir
 from lake.metadata import markdown_table
 from lake.store import ObjectStore
@@ -27,12 +28,6 @@ DAILY_TABLE_SCHEMA: dict[str, pl.DataType] = {
 QUALITY = checks.LakeChecks(
     LOAD_TO_DUCKDB, DAILY_TABLE_SCHEMA, value_column="total_value", partition_column="date", blocking=False
 )
-
-ON_ANY_UPSTREAM_UPDATE = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("on_any_upstream_update")
 
 
 class AnalyticsDbConfig(checks.QualityConfig):

@@ -1,10 +1,3 @@
-import dagster as dg
+from lake.automation import automation_sensor
 
-# Evaluates this location's automation conditions; running from the first deploy, so new upstream
-# partitions flow through without anyone switching anything on in the UI.
-automation = dg.AutomationConditionSensorDefinition(
-    "reporting_automation",
-    target=dg.AssetSelection.all(),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
-)
+automation = automation_sensor("reporting")

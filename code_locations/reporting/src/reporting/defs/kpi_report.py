@@ -8,6 +8,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from lake import keys, partitions
+from lake.automation import ON_ANY_UPSTREAM_UPDATE
 from lake.duck import lake_connection
 from lake.metadata import markdown_table
 from lake.store import ObjectStore
@@ -38,11 +39,7 @@ def report_prefix(month: str) -> str:
     code_version="1",
     partitions_def=partitions.monthly_partitions,
     metadata={"storage_path": dg.MetadataValue.text("s3://$LAKE_BUCKET/reports/monthly_kpi/")},
-    automation_condition=(
-        dg.AutomationCondition.any_deps_updated().since_last_handled()
-        & ~dg.AutomationCondition.any_deps_in_progress()
-        & ~dg.AutomationCondition.in_progress()
-    ).with_label("on_any_upstream_update"),
+    automation_condition=ON_ANY_UPSTREAM_UPDATE,
     check_specs=[
         dg.AssetCheckSpec(
             DAYS_REPORTED,

@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 
 from lake import checks, keys, partitions
+from lake.automation import ON_UPSTREAM_UPDATE
 from lake.metadata import lake_asset_metadata
 
 PROCESSED_EVENTS = dg.AssetKey(["staging", "processed_events"])
@@ -28,18 +29,6 @@ PROCESSED_EVENTS_CHECKS = checks.LakeChecks(
 DAILY_SUMMARY_CHECKS = checks.LakeChecks(
     keys.DAILY_SUMMARY, DAILY_SUMMARY_SCHEMA, value_column="total_value", partition_column="date"
 )
-
-# A new or re-loaded partition upstream flows through without anyone clicking, never past a failed
-# blocking check and never while upstream is still running. This is eager() without its
-# in_latest_time_window(): yesterday's partition, loaded by the 02:00 schedule after midnight
-# opened a new one, and re-loaded history must flow through too.
-ON_UPSTREAM_UPDATE = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
-    & ~dg.AutomationCondition.any_deps_missing()
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-    & dg.AutomationCondition.all_deps_blocking_checks_passed()
-).with_label("on_upstream_update")
 
 _COMMON = dict(
     group_name="transforms",

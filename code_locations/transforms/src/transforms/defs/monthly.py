@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 
 from lake import checks, keys, partitions
+from lake.automation import ON_ANY_UPSTREAM_UPDATE
 from lake.metadata import lake_asset_metadata
 
 MONTHLY_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
@@ -42,11 +43,7 @@ class MonthlySummaryConfig(checks.QualityConfig):
     partitions_def=partitions.monthly_partitions,
     metadata=lake_asset_metadata(keys.MONTHLY_SUMMARY, MONTHLY_SUMMARY_SCHEMA, "month"),
     # Any day of the month updating refreshes the month; days still missing do not block it.
-    automation_condition=(
-        dg.AutomationCondition.any_deps_updated().since_last_handled()
-        & ~dg.AutomationCondition.any_deps_in_progress()
-        & ~dg.AutomationCondition.in_progress()
-    ).with_label("on_any_day_updated"),
+    automation_condition=ON_ANY_UPSTREAM_UPDATE,
     check_specs=MONTHLY_SUMMARY_CHECKS.specs(),
 )
 def monthly_summary(
