@@ -40,125 +40,92 @@ class LakeChecks:
     blocking: bool = True
 
     def specs(self) -> list[dg.AssetCheckSpec]:
-        return lake_check_specs(
-            self.key, id_column=self.id_column, value_column=self.value_column, blocking=self.blocking
-        )
+        names = [SCHEMA, VALUE_RANGE, ROW_COUNT]
+        if self.id_column:
+            names[1:1] = [ID_NOT_NULL, ID_UNIQUE]
+        descriptions = {
+            SCHEMA: "Columns and types match the declared schema",
+            ID_NOT_NULL: f"No row has a null {self.id_column}",
+            ID_UNIQUE: f"{self.id_column} is unique within each partition",
+            VALUE_RANGE: f"Every non-null {self.value_column} lies within the configured range",
+            ROW_COUNT: "Each partition has at least the configured number of rows",
+        }
+        return [
+            dg.AssetCheckSpec(name=n, asset=self.key, blocking=self.blocking, description=descriptions[n])
+            for n in names
+        ]
 
     def results(
         self, df: pl.DataFrame, partition_keys: list[str], config: QualityConfig
     ) -> Iterator[dg.AssetCheckResult]:
-        return lake_check_results(
-            df,
-            schema=self.schema,
-            id_column=self.id_column,
-            value_column=self.value_column,
-            partition_column=self.partition_column,
-            partition_keys=partition_keys,
-            config=config,
-        )
-
-
-def lake_check_specs(
-    key: dg.AssetKey,
-    *,
-    id_column: str | None,
-    value_column: str,
-    blocking: bool,
-) -> list[dg.AssetCheckSpec]:
-    names = [SCHEMA, VALUE_RANGE, ROW_COUNT]
-    if id_column:
-        names[1:1] = [ID_NOT_NULL, ID_UNIQUE]
-    descriptions = {
-        SCHEMA: "Columns and types match the declared schema",
-        ID_NOT_NULL: f"No row has a null {id_column}",
-        ID_UNIQUE: f"{id_column} is unique within each partition",
-        VALUE_RANGE: f"Every non-null {value_column} lies within the configured range",
-        ROW_COUNT: "Each partition has at least the configured number of rows",
-    }
-    return [
-        dg.AssetCheckSpec(name=n, asset=key, blocking=blocking, description=descriptions[n])
-        for n in names
-    ]
-
-
-def lake_check_results(
-    df: pl.DataFrame,
-    *,
-    schema: dict[str, pl.DataType],
-    id_column: str | None,
-    value_column: str,
-    partition_column: str,
-    partition_keys: list[str],
-    config: QualityConfig,
-) -> Iterator[dg.AssetCheckResult]:
-    actual = {name: dtype for name, dtype in df.schema.items()}
-    mismatched = {
-        name: f"expected {want}, got {actual.get(name, 'missing')}"
-        for name, want in schema.items()
-        if actual.get(name) != want
-    }
-    extra = sorted(set(actual) - set(schema))
-    yield dg.AssetCheckResult(
-        check_name=SCHEMA,
-        passed=not mismatched and not extra,
-        description=(
-            "schema matches"
-            if not mismatched and not extra
-            else f"columns {mismatched} differ; unexpected columns {extra}"
-        ),
-        metadata={"columns": dg.MetadataValue.json({k: str(v) for k, v in actual.items()})},
-    )
-
-    if id_column:
-        nulls = df[id_column].null_count() if id_column in df.columns else len(df)
+        """One result per check for the frame a run wrote, which covers ``partition_keys``."""
+        actual = {name: dtype for name, dtype in df.schema.items()}
+        mismatched = {
+            name: f"expected {want}, got {actual.get(name, 'missing')}"
+            for name, want in self.schema.items()
+            if actual.get(name) != want
+        }
+        extra = sorted(set(actual) - set(self.schema))
         yield dg.AssetCheckResult(
-            check_name=ID_NOT_NULL,
-            passed=nulls == 0,
-            description=f"{nulls} rows have a null {id_column}",
-            metadata={"null_ids": nulls},
+            check_name=SCHEMA,
+            passed=not mismatched and not extra,
+            description=(
+                "schema matches"
+                if not mismatched and not extra
+                else f"columns {mismatched} differ; unexpected columns {extra}"
+            ),
+            metadata={"columns": dg.MetadataValue.json({k: str(v) for k, v in actual.items()})},
         )
-        duplicated = (
-            df.group_by(partition_column, id_column)
-            .len()
-            .filter(pl.col("len") > 1)
-            .get_column(id_column)
-            .to_list()
-        )
+
+        if self.id_column:
+            nulls = df[self.id_column].null_count() if self.id_column in df.columns else len(df)
+            yield dg.AssetCheckResult(
+                check_name=ID_NOT_NULL,
+                passed=nulls == 0,
+                description=f"{nulls} rows have a null {self.id_column}",
+                metadata={"null_ids": nulls},
+            )
+            duplicated = (
+                df.group_by(self.partition_column, self.id_column)
+                .len()
+                .filter(pl.col("len") > 1)
+                .get_column(self.id_column)
+                .to_list()
+            )
+            yield dg.AssetCheckResult(
+                check_name=ID_UNIQUE,
+                passed=not duplicated,
+                description=f"{len(duplicated)} {self.id_column} values repeat within a partition"
+                + (f", e.g. {duplicated[:5]}" if duplicated else ""),
+                metadata={"duplicate_ids": len(duplicated)},
+            )
+
+        values = df[self.value_column].drop_nulls()
+        out_of_range = values.filter((values < config.min_value) | (values > config.max_value))
         yield dg.AssetCheckResult(
-            check_name=ID_UNIQUE,
-            passed=not duplicated,
-            description=f"{len(duplicated)} {id_column} values repeat within a partition"
-            + (f", e.g. {duplicated[:5]}" if duplicated else ""),
-            metadata={"duplicate_ids": len(duplicated)},
+            check_name=VALUE_RANGE,
+            passed=out_of_range.is_empty(),
+            description=(
+                f"{len(out_of_range)} {self.value_column} values outside"
+                f" [{config.min_value}, {config.max_value}]"
+            ),
+            metadata={
+                "out_of_range": len(out_of_range),
+                "min": float(values.min()) if len(values) else 0.0,
+                "max": float(values.max()) if len(values) else 0.0,
+            },
         )
 
-    values = df[value_column].drop_nulls()
-    out_of_range = values.filter((values < config.min_value) | (values > config.max_value))
-    yield dg.AssetCheckResult(
-        check_name=VALUE_RANGE,
-        passed=out_of_range.is_empty(),
-        description=(
-            f"{len(out_of_range)} {value_column} values outside"
-            f" [{config.min_value}, {config.max_value}]"
-        ),
-        metadata={
-            "out_of_range": len(out_of_range),
-            "min": float(values.min()) if len(values) else 0.0,
-            "max": float(values.max()) if len(values) else 0.0,
-        },
-    )
-
-    present = dict(
-        df.group_by(partition_column).len().select(pl.col(partition_column).cast(pl.String), "len").iter_rows()
-    )
-    too_small = [key for key in partition_keys if present.get(key, 0) < config.min_rows]
-    yield dg.AssetCheckResult(
-        check_name=ROW_COUNT,
-        passed=not too_small,
-        description=(
-            f"{len(df)} rows in {len(partition_keys)} partitions"
-            if not too_small
-            else f"partitions {too_small} have fewer than {config.min_rows} rows"
-        ),
-        metadata={"rows": len(df)},
-    )
+        counts = df.group_by(self.partition_column).len()
+        present = dict(counts.select(pl.col(self.partition_column).cast(pl.String), "len").iter_rows())
+        too_small = [key for key in partition_keys if present.get(key, 0) < config.min_rows]
+        yield dg.AssetCheckResult(
+            check_name=ROW_COUNT,
+            passed=not too_small,
+            description=(
+                f"{len(df)} rows in {len(partition_keys)} partitions"
+                if not too_small
+                else f"partitions {too_small} have fewer than {config.min_rows} rows"
+            ),
+            metadata={"rows": len(df)},
+        )
