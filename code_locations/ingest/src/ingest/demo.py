@@ -62,13 +62,7 @@ def _store_from_environment() -> ObjectStore:
     missing = [v for v in ("LAKE_S3_ENDPOINT_URL", "LAKE_BUCKET") if not os.environ.get(v)]
     if missing:
         sys.exit(f"ingest.demo: set {', '.join(missing)} (see deploy/.env.example)")
-    return ObjectStore(
-        endpoint_url=os.environ["LAKE_S3_ENDPOINT_URL"],
-        bucket=os.environ["LAKE_BUCKET"],
-        access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", ""),
-        secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
-        region=os.environ.get("AWS_REGION", "us-east-1"),
-    )
+    return ObjectStore.for_command_line(os.environ["LAKE_BUCKET"])
 
 
 def main(argv: list[str] | None = None) -> int:

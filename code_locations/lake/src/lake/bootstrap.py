@@ -17,13 +17,7 @@ def main() -> int:
         print(f"lake.bootstrap: set {', '.join(missing)} (see deploy/.env.example)", file=sys.stderr)
         return 2
     for bucket in (os.environ["LAKE_BUCKET"], os.environ["DAGSTER_COMPUTE_LOGS_BUCKET"]):
-        ObjectStore(
-            endpoint_url=os.environ["LAKE_S3_ENDPOINT_URL"],
-            bucket=bucket,
-            access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", ""),
-            secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
-            region=os.environ.get("AWS_REGION", "us-east-1"),
-        ).ensure_bucket()
+        ObjectStore.for_command_line(bucket).ensure_bucket()
         print(f"bucket {bucket} ready")
     return 0
 

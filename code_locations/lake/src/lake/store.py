@@ -1,5 +1,6 @@
 """The object store every location reads and writes: S3, MinIO, or any S3-compatible server."""
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,18 @@ class ObjectStore(dg.ConfigurableResource):
     access_key_id: str = Field(description="Access key id")
     secret_access_key: str = Field(description="Secret access key")
     region: str = Field(default="us-east-1", description="Region name sent with requests")
+
+    @classmethod
+    def for_command_line(cls, bucket: str) -> "ObjectStore":
+        """For command-line tools outside Dagster (demo seeding, bucket bootstrap): the variables
+        of lake.env.LAKE_ENV, read now."""
+        return cls(
+            endpoint_url=os.environ["LAKE_S3_ENDPOINT_URL"],
+            bucket=bucket,
+            access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", ""),
+            secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+            region=os.environ.get("AWS_REGION", "us-east-1"),
+        )
 
     def storage_options(self) -> dict:
         """fsspec/s3fs options; the same dict configures UPath, s3fs and the IO manager."""
