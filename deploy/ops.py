@@ -15,6 +15,7 @@ later `docker compose up -d` keeps what was deployed.
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import shutil
@@ -36,6 +37,7 @@ class OpsError(RuntimeError):
     pass
 
 
+@functools.cache
 def compose_command() -> list[str]:
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         return ["docker", "compose"]
@@ -45,7 +47,7 @@ def compose_command() -> list[str]:
 
 
 def compose(env_file: Path, *args: str, capture: bool = False) -> str:
-    cmd = compose_command()
+    cmd = list(compose_command())
     if env_file.exists():
         cmd += ["--env-file", str(env_file)]
     result = subprocess.run(
