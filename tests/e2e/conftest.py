@@ -22,6 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "deploy"))
 import dagster_gql as gql  # noqa: E402
+from ops import compose_command  # noqa: E402
 
 from lake.store import ObjectStore  # noqa: E402
 
@@ -75,11 +76,7 @@ class Stack:
         }
         if standins:
             self.env["PYTHON_BASE"] = STANDIN_BASE
-        self.compose_cmd = (
-            ["docker", "compose"]
-            if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
-            else ["docker-compose"]
-        )
+        self.compose_cmd = compose_command()
         self.client = gql.Client("http://127.0.0.1:3000", timeout=60)
         self.s3 = ObjectStore(
             endpoint_url="http://127.0.0.1:9000",
