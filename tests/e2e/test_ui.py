@@ -75,6 +75,23 @@ def visit(page: Page, path: str) -> None:
     page.goto(path)
 
 
+def visit_until(page: Page, path: str, ready, text: str | None = None, attempts: int = 4) -> None:
+    """Open a page and wait for ``ready`` (containing ``text``); reload as a person would when the
+    page stays stuck on what it fetched while the stack was still settling (seen right after a
+    restart or a redeploy)."""
+    for attempt in range(attempts):
+        visit(page, path)
+        try:
+            if text is None:
+                expect(ready).to_be_attached(timeout=60_000)
+            else:
+                expect(ready).to_contain_text(text, timeout=60_000)
+            return
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise
+
+
 def shot(page: Page, name: str) -> None:
     page.mouse.move(0, 0)  # no hover highlight in the picture
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -136,8 +153,7 @@ def test_the_global_lineage_shows_the_chain_across_the_three_locations(stack, pa
 def test_backfill_the_daily_chain_from_the_ui(stack, page):
     for day in UI_BACKFILL:
         land(stack, day)
-    visit(page, "/assets")
-    expect(page.get_by_test_id("checkbox-raw/raw_events")).to_be_attached(timeout=180_000)
+    visit_until(page, "/assets", page.get_by_test_id("checkbox-raw/raw_events"))
     for path in ("raw/raw_events", "staging/processed_events", "marts/daily_summary"):
         page.get_by_test_id(f"checkbox-{path}").locator("xpath=..").click()
     page.get_by_role("button", name=re.compile("Materialize selected")).click()
@@ -211,14 +227,7 @@ def test_after_a_redeploy_the_ui_shows_the_new_code_version_and_reloads_one_loca
         timeout=120,
     )
     row = location_row(page, "transforms")
-    for attempt in range(3):  # the page shows what it fetched; a person presses reload
-        visit(page, "/locations")
-        try:
-            expect(row).to_contain_text("image: dataplatform/transforms:ui-v3")
-            break
-        except AssertionError:
-            if attempt == 2:
-                raise
+    visit_until(page, "/locations", row, "image: dataplatform/transforms:ui-v3")
     row.get_by_role("button", name="Reload").click()
     expect(row).to_contain_text("Loaded")
     after = stack.wait_until(
