@@ -29,6 +29,10 @@ daily_to_monthly = dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_part
 # both. The lake IO manager writes each partition of a multi-partition run as its own object.
 DAILY_BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=7)
 
+# A landing folder's date is the day a file arrived; an event belongs to the UTC day of its
+# timestamp. Events may arrive up to this many days late: an event of day D may sit in the folder
+# of D .. D+LATE_ARRIVAL_DAYS, and nowhere else.
+LATE_ARRIVAL_DAYS = 1
 
 
 def partition_column(partitions_def: dg.PartitionsDefinition | None) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import dagster as dg
 import s3fs
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class ObjectStore(dg.ConfigurableResource):
     access_key_id: str = Field(description="Access key id")
     secret_access_key: str = Field(description="Secret access key")
     region: str = Field(default="us-east-1", description="Region name sent with requests")
+    _fs: s3fs.S3FileSystem | None = PrivateAttr(default=None)
 
     @classmethod
     def for_command_line(cls, bucket: str) -> "ObjectStore":
@@ -49,10 +50,16 @@ class ObjectStore(dg.ConfigurableResource):
             "config_kwargs": {"s3": {"addressing_style": "path"}},
             # Each resource instance gets its own client: cached clients outlive a test's server.
             "skip_instance_cache": True,
+            # Other processes write the bucket: a listing must always be fresh.
+            "use_listings_cache": False,
         }
 
     def filesystem(self) -> s3fs.S3FileSystem:
-        return s3fs.S3FileSystem(**self.storage_options())
+        """This resource's one s3fs client, built on first use: a client per call cost a new
+        session and connection pool for every object read or written."""
+        if self._fs is None:
+            self._fs = s3fs.S3FileSystem(**self.storage_options())
+        return self._fs
 
     def uri(self, *parts: str) -> str:
         return "s3://" + "/".join([self.bucket, *(p.strip("/") for p in parts)])
@@ -86,6 +93,14 @@ class ObjectStore(dg.ConfigurableResource):
 
     def copy(self, src_key: str, dst_key: str) -> None:
         self.filesystem().copy(self.path(src_key), self.path(dst_key))
+
+    def delete(self, key: str) -> None:
+        self.filesystem().rm_file(self.path(key))
+
+    def move(self, src_key: str, dst_key: str) -> None:
+        """Copy, then delete the source: the bytes exist at one key or both, never at none."""
+        self.copy(src_key, dst_key)
+        self.delete(src_key)
 
     def exists(self, key: str) -> bool:
         return self.filesystem().exists(self.path(key))
