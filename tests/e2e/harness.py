@@ -1,0 +1,149 @@
+"""The compose stack as tests and the benchmark drive it: build, start, wait, and talk to it.
+
+Where the official base images are not on this machine (CI has no registry), it builds local
+stand-ins (tests/e2e/standins/) and substitutes them through compose.standins.yml. Nothing else
+differs from what users run. Used by the e2e fixtures (conftest.py) and by bench/.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "deploy"))
+import dagster_gql as gql  # noqa: E402
+from ops import compose_command  # noqa: E402
+
+from lake.store import ObjectStore  # noqa: E402
+
+PROJECT = "dataplatform-e2e"
+OFFICIAL_IMAGES = ("python:3.11-slim-bookworm", "postgres:17", "minio/minio:latest")
+STANDIN_BASE = "dataplatform-standin/python:3.11-slim"
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+SERVICES = ("postgres", "minio", "ingest", "transforms", "reporting", "webserver", "daemon")
+
+
+def sh(*args: str, check: bool = True, env: dict | None = None, timeout: float = 1800) -> str:
+    result = subprocess.run(
+        args, cwd=ROOT, capture_output=True, text=True, env=env, timeout=timeout
+    )
+    if check and result.returncode != 0:
+        raise RuntimeError(f"`{' '.join(args)}` exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def docker_available() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+def use_standins() -> bool:
+    forced = os.environ.get("E2E_STANDINS")
+    if forced is not None:
+        return forced == "1"
+    return any(
+        subprocess.run(["docker", "image", "inspect", i], capture_output=True).returncode != 0
+        for i in OFFICIAL_IMAGES
+    )
+
+
+class Stack:
+    """The running stack and the ways tests talk to it: compose, GraphQL, S3, deploy/ops.py."""
+
+    def __init__(self, standins: bool):
+        self.standins = standins
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.env_file = ARTIFACTS / "deploy.env"
+        files = ["docker-compose.yml"] + (["tests/e2e/compose.standins.yml"] if standins else [])
+        self.env = {
+            **os.environ,
+            "COMPOSE_PROJECT_NAME": PROJECT,
+            "COMPOSE_FILE": os.pathsep.join(files),
+            "DATAPLATFORM_ENV_FILE": str(self.env_file),
+            "DEMO_DAYS": "2",
+            # Classic builder: BuildKit on this engine would look for the stand-ins in a registry.
+            "DOCKER_BUILDKIT": "0",
+            "COMPOSE_DOCKER_CLI_BUILD": "0",
+        }
+        if standins:
+            self.env["PYTHON_BASE"] = STANDIN_BASE
+        self.compose_cmd = compose_command()
+        self.client = gql.Client("http://127.0.0.1:3000", timeout=60)
+        self.s3 = ObjectStore(
+            endpoint_url="http://127.0.0.1:9000",
+            bucket="lake",
+            access_key_id="minioadmin",
+            secret_access_key="minioadmin",
+        )
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 1800) -> str:
+        extra = ["--env-file", str(self.env_file)] if self.env_file.exists() else []
+        return sh(*self.compose_cmd, *extra, *args, check=check, env=self.env, timeout=timeout)
+
+    def ops(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "deploy" / "ops.py"), *args],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=1800,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"deploy/ops.py {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def container(self, service: str) -> dict:
+        ids = self.compose("ps", "-q", service).split()
+        assert ids, f"{service} has no container"
+        return json.loads(sh("docker", "inspect", ids[0]))[0]
+
+    def health(self, service: str) -> str:
+        state = self.container(service)["State"]
+        return state.get("Health", {}).get("Status", state["Status"])
+
+    def wait_until(self, what: str, predicate, timeout: float = 300, every: float = 3):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                last = predicate()
+            except Exception as error:  # a service still starting answers with errors
+                last = error
+            if last and not isinstance(last, Exception):
+                return last
+            time.sleep(every)
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+    def wait_healthy(self, timeout: float = 600):
+        def all_healthy():
+            return all(self.health(s) == "healthy" for s in SERVICES) and all(
+                e["status"] == "loaded" for e in gql.locations(self.client)
+            )
+
+        self.wait_until("every service healthy and all locations loaded", all_healthy, timeout, 5)
+
+    def up(self):
+        self.compose("up", "-d")
+        self.wait_healthy()
+
+    def wait_idle(self, timeout: float = 600) -> None:
+        """No run queued or in flight: run containers are not compose services, and a network
+        with a running container attached cannot be removed by `down`."""
+        active = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
+        self.wait_until("no run in flight", lambda: gql.count_runs(self.client, active) == 0, timeout, 5)
+
+    def run_containers(self, run_id: str) -> list[str]:
+        return sh("docker", "ps", "-aq", "--filter", f"label=dagster/run_id={run_id}").split()
+
+    def build_context(self, target: Path) -> Path:
+        """The files an image build reads, copied so a test can change code without touching
+        the repository."""
+        target.mkdir(parents=True)
+        for name in ("Dockerfile", ".dockerignore", "pyproject.toml", "uv.lock", "dagster.yaml", "workspace.yaml"):
+            shutil.copy(ROOT / name, target / name)
+        shutil.copytree(ROOT / "deploy" / "platform", target / "deploy" / "platform")
+        shutil.copytree(
+            ROOT / "code_locations", target / "code_locations",
+            ignore=shutil.ignore_patterns("__pycache__", "tests"),
+        )
+        return target
