@@ -3,6 +3,8 @@
 import ast
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -25,7 +27,8 @@ def test_every_location_loads_without_environment(location_defs, monkeypatch):
     for name, defs in location_defs.items():
         graph = defs.resolve_asset_graph()
         assert materializable(defs), f"{name} defines no assets"
-        assert set(defs.resources) == {"object_store", "io_manager", "duckdb"}, name
+        expected = {"object_store", "io_manager"} | ({"duckdb"} if name == "reporting" else set())
+        assert set(defs.resources) == expected, name
         assert graph.asset_check_keys, f"{name} has no asset checks"
 
 
@@ -99,3 +102,14 @@ def test_definitions_modules_stay_a_few_lines():
     for location in LOCATIONS:
         lines = (ROOT / "code_locations" / location / "src" / location / "definitions.py").read_text()
         assert len(lines.strip().splitlines()) <= 10
+
+
+@pytest.mark.parametrize("location", ["ingest", "transforms"])
+def test_a_location_without_duckdb_loads_and_never_imports_it(location):
+    """Each image installs only what its location imports: DuckDB is reporting's alone."""
+    probe = (
+        f"import sys; import {location}.definitions as d; d.defs().get_repository_def();"
+        " print(sorted(m for m in ('duckdb', 'dagster_duckdb', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

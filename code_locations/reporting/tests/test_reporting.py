@@ -6,7 +6,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from lake.env import lake_resources
+from reporting.duck import reporting_resources
 from reporting.defs.analytics_db import ANALYTICS_DB_KEY, load_to_duckdb
 from reporting.defs.kpi_report import monthly_kpi_report
 from reporting.defs.upstream import daily_summary, monthly_summary
@@ -33,7 +33,7 @@ def test_load_to_duckdb_publishes_a_database_with_every_day(object_store, instan
     result = dg.materialize(
         [load_to_duckdb, daily_summary, monthly_summary],
         selection=[load_to_duckdb],
-        resources=lake_resources(object_store),
+        resources=reporting_resources(object_store),
         instance=instance,
     )
     assert result.success
@@ -51,7 +51,7 @@ def test_load_to_duckdb_without_summaries_fails_with_a_clear_message(object_stor
     result = dg.materialize(
         [load_to_duckdb, daily_summary, monthly_summary],
         selection=[load_to_duckdb],
-        resources=lake_resources(object_store),
+        resources=reporting_resources(object_store),
         instance=instance,
         raise_on_error=False,
     )
@@ -66,7 +66,7 @@ def test_the_monthly_kpi_report_shows_a_table_and_a_chart(object_store, instance
         [monthly_kpi_report, daily_summary, monthly_summary],
         selection=[monthly_kpi_report],
         partition_key="2024-02-01",
-        resources=lake_resources(object_store),
+        resources=reporting_resources(object_store),
         instance=instance,
     )
     assert result.success

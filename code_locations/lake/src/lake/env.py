@@ -5,7 +5,6 @@ or schedule first uses a resource, so a code server starts without secrets in it
 """
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from lake.io import LakeParquetIOManager
 from lake.store import ObjectStore
@@ -31,7 +30,8 @@ def object_store_from_env() -> ObjectStore:
 
 
 def lake_resources(object_store: ObjectStore | None = None) -> dict:
-    """The same resource keys in every location: object_store, io_manager, duckdb.
+    """The same resource keys in every location: object_store and io_manager (reporting adds
+    duckdb, see reporting.duck).
 
     Tests pass an ObjectStore pointing at their own S3 server; production reads the environment.
     """
@@ -39,6 +39,4 @@ def lake_resources(object_store: ObjectStore | None = None) -> dict:
     return {
         "object_store": store,
         "io_manager": LakeParquetIOManager(object_store=store),
-        # In-memory: DuckDB reads the lake through s3fs and keeps nothing on local disk.
-        "duckdb": DuckDBResource(database=":memory:"),
     }

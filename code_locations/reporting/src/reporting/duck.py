@@ -1,4 +1,7 @@
-"""DuckDB over the lake, through s3fs: no httpfs extension to download."""
+"""DuckDB over the lake, through s3fs: no httpfs extension to download.
+
+Only reporting queries with DuckDB, so only its image carries it.
+"""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -6,7 +9,14 @@ from contextlib import contextmanager
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from lake.env import lake_resources
 from lake.store import ObjectStore
+
+
+def reporting_resources(object_store: ObjectStore | None = None) -> dict:
+    """The lake's resources plus an in-memory DuckDB: it reads the lake through s3fs and keeps
+    nothing on local disk."""
+    return {**lake_resources(object_store), "duckdb": DuckDBResource(database=":memory:")}
 
 
 @contextmanager

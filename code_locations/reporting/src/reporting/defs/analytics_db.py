@@ -11,7 +11,7 @@ from dagster_duckdb import DuckDBResource
 
 from lake import checks, keys
 from lake.automation import ON_ANY_UPSTREAM_UPDATE
-from lake.duck import lake_connection, parquet_glob, scratch_dir
+from reporting.duck import lake_connection, parquet_glob, scratch_dir
 from lake.metadata import markdown_table
 from lake.store import ObjectStore
 

@@ -9,7 +9,7 @@ from dagster_duckdb import DuckDBResource
 
 from lake import keys, partitions
 from lake.automation import ON_ANY_UPSTREAM_UPDATE
-from lake.duck import lake_connection
+from reporting.duck import lake_connection
 from lake.metadata import markdown_table
 from lake.store import ObjectStore
 

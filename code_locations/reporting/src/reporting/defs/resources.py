@@ -1,8 +1,8 @@
 import dagster as dg
 
-from lake.env import lake_resources
+from reporting.duck import reporting_resources
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(resources=lake_resources())
+    return dg.Definitions(resources=reporting_resources())
