@@ -19,7 +19,7 @@ def test_demo_events_are_deterministic_per_date_and_pass_validation():
     assert set(first["status"]) <= set(EVENT_STATUSES)
     assert 0 < first["value"].null_count() < 30
     assert first["id"].is_unique().all()
-    buffer_df = validate_landing_file("demo.csv", first.write_csv().encode())
+    buffer_df = validate_landing_file("demo.csv", first.write_csv().encode(), day="2024-03-04")
     assert buffer_df.height == 300
 
 

@@ -17,12 +17,24 @@ from datetime import date, datetime, timedelta, timezone
 import polars as pl
 
 from ingest.landing import LANDING_PREFIX, landing_prefix
-from lake.schema import EVENT_SCHEMA, EVENT_STATUSES
+from lake.schema import EVENT_STATUSES
 from lake.store import ObjectStore
 
 
+# What demo landing files hold: the contract's columns plus the optional user_id, with timestamps as
+# ISO-8601 text in UTC ("...Z"), as many real producers write them.
+DEMO_LANDING_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "user_id": pl.Int64(),
+    "status": pl.String(),
+    "timestamp": pl.String(),
+    "value": pl.Float64(),
+}
+
+
 def demo_events(day: date, events_per_day: int) -> pl.DataFrame:
-    """One day of events: mostly active, a few nulls in value, weekday-heavy volume."""
+    """One day of events, all timestamped on ``day`` (UTC), so they are valid in the landing folder
+    of ``day``: mostly active, a few nulls in value, weekday-heavy volume."""
     rng = random.Random(day.toordinal())
     count = events_per_day if day.weekday() < 5 else events_per_day * 3 // 5
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
@@ -38,7 +50,7 @@ def demo_events(day: date, events_per_day: int) -> pl.DataFrame:
                 "value": None if rng.random() < 0.03 else round(rng.lognormvariate(3.0, 0.8), 2),
             }
         )
-    return pl.DataFrame(rows, schema=EVENT_SCHEMA).sort("timestamp")
+    return pl.DataFrame(rows, schema=DEMO_LANDING_SCHEMA).sort("timestamp")
 
 
 def demo_key(day: date) -> str:

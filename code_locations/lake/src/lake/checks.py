@@ -12,6 +12,8 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from lake.messages import bounded, truncate
+
 
 class QualityConfig(dg.Config):
     """Thresholds users tune per asset from the launchpad or run config."""
@@ -60,21 +62,26 @@ class LakeChecks:
     ) -> Iterator[dg.AssetCheckResult]:
         """One result per check for the frame a run wrote, which covers ``partition_keys``."""
         actual = {name: dtype for name, dtype in df.schema.items()}
-        mismatched = {
-            name: f"expected {want}, got {actual.get(name, 'missing')}"
+        mismatched = [
+            f"{name}: expected {want}, got {actual.get(name, 'missing')}"
             for name, want in self.schema.items()
             if actual.get(name) != want
-        }
+        ]
         extra = sorted(set(actual) - set(self.schema))
         yield dg.AssetCheckResult(
             check_name=SCHEMA,
             passed=not mismatched and not extra,
-            description=(
+            description=truncate(
                 "schema matches"
                 if not mismatched and not extra
-                else f"columns {mismatched} differ; unexpected columns {extra}"
+                else f"{len(mismatched)} columns differ ({bounded(mismatched)});"
+                f" {len(extra)} unexpected columns ({bounded(extra)})"
             ),
-            metadata={"columns": dg.MetadataValue.json({k: str(v) for k, v in actual.items()})},
+            metadata={
+                "columns": dg.MetadataValue.json(
+                    {k: str(v) for k, v in list(actual.items())[: len(self.schema) + 20]}
+                )
+            },
         )
 
         if self.id_column:
@@ -95,8 +102,10 @@ class LakeChecks:
             yield dg.AssetCheckResult(
                 check_name=ID_UNIQUE,
                 passed=not duplicated,
-                description=f"{len(duplicated)} {self.id_column} values repeat within a partition"
-                + (f", e.g. {duplicated[:5]}" if duplicated else ""),
+                description=truncate(
+                    f"{len(duplicated)} {self.id_column} values repeat within a partition"
+                    + (f": {bounded(sorted(duplicated))}" if duplicated else "")
+                ),
                 metadata={"duplicate_ids": len(duplicated)},
             )
 
@@ -125,7 +134,10 @@ class LakeChecks:
             description=(
                 f"{len(df)} rows in {len(partition_keys)} partitions"
                 if not too_small
-                else f"partitions {too_small} have fewer than {config.min_rows} rows"
+                else truncate(
+                    f"{len(too_small)} partitions have fewer than {config.min_rows} rows:"
+                    f" {bounded(too_small)}"
+                )
             ),
             metadata={"rows": len(df)},
         )

@@ -1,17 +1,27 @@
 """When raw_events runs on its own: a sensor on the landing prefix and a nightly schedule."""
 
+import hashlib
 import json
 from datetime import timedelta
 
 import dagster as dg
 
-from ingest.landing import LANDING_PREFIX, parse_landing_key
+from ingest.defs.raw_events import landing_layout_job, landing_layout_valid
+from ingest.landing import (
+    LANDING_PREFIX,
+    STRAY,
+    WAITING,
+    classify_landing_key,
+    last_landing_day,
+    list_landing,
+)
 from lake import keys, partitions
+from lake.messages import bounded, truncate
 from lake.store import ObjectStore
 
 raw_events_job = dg.define_asset_job(
     "raw_events_job",
-    selection=dg.AssetSelection.assets(keys.RAW_EVENTS),
+    selection=dg.AssetSelection.assets(keys.RAW_EVENTS) - dg.AssetSelection.checks(landing_layout_valid),
     partitions_def=partitions.daily_partitions,
 )
 
@@ -29,45 +39,71 @@ def raw_events_nightly(context: dg.ScheduleEvaluationContext):
 
 
 @dg.sensor(
-    job=raw_events_job,
+    jobs=[raw_events_job, landing_layout_job],
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "One raw_events run per new or changed file under landing/events/YYYY-MM-DD/. The run key is"
-        " the file's key and etag, so an unchanged file never triggers twice."
+        "One raw_events run per new or changed file under landing/events/YYYY-MM-DD/ (run key: the"
+        " file's key and etag, so an unchanged file never triggers twice). Files under a future"
+        " date wait in the cursor until their day exists. Keys that break the layout request one"
+        " landing_layout_job run, which quarantines them."
     ),
 )
 def landing_files_sensor(context: dg.SensorEvaluationContext, object_store: ObjectStore):
     # The cursor holds the newest LastModified seen and the files seen at exactly that instant, so
-    # each tick only considers files that arrived since, without remembering every file ever seen.
-    cursor = json.loads(context.cursor) if context.cursor else {"since": "", "at_since": []}
-    valid_keys = set(partitions.daily_partitions.get_partition_keys())
-    newest, at_newest, requests = cursor["since"], set(cursor["at_since"]), []
-    for obj in object_store.list(LANDING_PREFIX):
-        modified = obj.last_modified.isoformat()
+    # each tick only considers files that arrived since, plus the files that wait for their day
+    # ("waiting": key@etag). All state is in the cursor: a daemon restart loses nothing.
+    cursor = {"since": "", "at_since": [], "waiting": []}
+    cursor.update(json.loads(context.cursor) if context.cursor else {})
+    since, at_since, was_waiting = cursor["since"], set(cursor["at_since"]), set(cursor["waiting"])
+    last_day = last_landing_day()
+    newest, at_newest = since, set(at_since)
+    waiting, strays, requests = set(), [], []
+    for obj in list_landing(object_store):
         run_key = f"{obj.key}@{obj.etag}"
-        if modified < cursor["since"] or (modified == cursor["since"] and run_key in cursor["at_since"]):
+        place = classify_landing_key(obj.key, last_day)
+        if place.status == STRAY:
+            # Considered on every tick until moved; the run key dedups the request.
+            strays.append(run_key)
             continue
-        if modified > newest:
-            newest, at_newest = modified, set()
-        if modified == newest:
-            at_newest.add(run_key)
-        parsed = parse_landing_key(obj.key)
-        if parsed is None or parsed[0] not in valid_keys:
-            context.log.warning(
-                f"Ignoring s3://{object_store.bucket}/{obj.key}: expected"
-                f" {LANDING_PREFIX}/<YYYY-MM-DD>/<file> with a date from"
-                f" {partitions.LAKE_START_DATE} to today"
-            )
+        modified = obj.last_modified.isoformat()
+        is_new = modified > since or (modified == since and run_key not in at_since)
+        if is_new:
+            if modified > newest:
+                newest, at_newest = modified, set()
+            if modified == newest:
+                at_newest.add(run_key)
+        elif run_key not in was_waiting:
+            continue
+        if place.status == WAITING:
+            waiting.add(run_key)
             continue
         requests.append(
             dg.RunRequest(
+                job_name=raw_events_job.name,
                 run_key=run_key,
-                partition_key=parsed[0],
+                partition_key=place.date,
                 tags={"landing/file": obj.key, "landing/etag": obj.etag},
             )
         )
-    cursor_out = json.dumps({"since": newest, "at_since": sorted(at_newest)})
+    if strays:
+        digest = hashlib.sha256("\n".join(sorted(strays)).encode()).hexdigest()[:16]
+        context.log.warning(
+            truncate(
+                f"{len(strays)} keys under s3://{object_store.bucket}/{LANDING_PREFIX}/ break the"
+                f" layout; requesting {landing_layout_job.name} to quarantine them: {bounded(strays)}"
+            )
+        )
+        requests.append(
+            dg.RunRequest(
+                job_name=landing_layout_job.name,
+                run_key=f"landing-layout-{digest}",
+                tags={"landing/stray_keys": str(len(strays))},
+            )
+        )
+    cursor_out = json.dumps(
+        {"since": newest, "at_since": sorted(at_newest), "waiting": sorted(waiting)}
+    )
     if not requests:
         return dg.SensorResult(skip_reason="no new or changed landing files", cursor=cursor_out)
     return dg.SensorResult(run_requests=requests, cursor=cursor_out)
