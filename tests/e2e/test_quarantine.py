@@ -51,7 +51,7 @@ def landing_check(stack, day: str) -> dict | None:
     data = stack.client.query(
         "query Check($key: AssetKeyInput!, $name: String!) {"
         " assetCheckExecutions(assetKey: $key, checkName: $name, limit: 20) {"
-        " status runId evaluation { success partition } } }",
+        " status runId evaluation { success } } }",
         {"key": {"path": RAW_CHECKS_KEY}, "name": "landing_files_valid"},
     )
     for execution in data["assetCheckExecutions"]:
