@@ -1,7 +1,7 @@
 """A small client for the Dagster webserver's GraphQL API (dagster-webserver 1.13), stdlib only.
 
 Deploy scripts and operators use it to check code locations, reload one after a rollout, launch
-asset runs and backfills, and read a run's status, event log and captured stdout/stderr::
+asset runs, jobs with run config and backfills, and read a run's status, event log and captured stdout/stderr::
 
     client = Client("http://127.0.0.1:3000")
     for loc in locations(client):
@@ -191,6 +191,36 @@ def launch_asset_run(
         {"params": params},
     )
     return _expect("LaunchAssetRun", data["launchRun"], "LaunchRunSuccess")["run"]["runId"]
+
+
+def launch_job(
+    client: Client,
+    location: str,
+    job_name: str,
+    run_config: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+) -> str:
+    """Launch (usually: enqueue) one run of a job with launchpad run config; return its run id.
+
+    The same as the UI's Launchpad: ``run_config`` is the YAML there, as a dict.
+    """
+    params = {
+        "selector": {
+            "repositoryLocationName": location,
+            "repositoryName": REPOSITORY,
+            "jobName": job_name,
+        },
+        "runConfigData": run_config or {},
+        "executionMetadata": {"tags": _tags(tags)},
+    }
+    data = client.query(
+        f"mutation LaunchJob($params: ExecutionParams!) {{"
+        f" launchRun(executionParams: $params) {{ {_ERROR_FIELDS}"
+        f" ... on LaunchRunSuccess {{ run {{ runId }} }}"
+        f" ... on RunConfigValidationInvalid {{ errors {{ message }} }} }} }}",
+        {"params": params},
+    )
+    return _expect("LaunchJob", data["launchRun"], "LaunchRunSuccess")["run"]["runId"]
 
 
 def launch_backfill(

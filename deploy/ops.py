@@ -7,6 +7,7 @@ Python 3.10+ on the Docker host, from the repository root.
     python3 deploy/ops.py redeploy transforms            # build, roll out, roll back on failure
     python3 deploy/ops.py build transforms --tag v42     # only build dataplatform/transforms:v42
     python3 deploy/ops.py redeploy transforms --tag v42 --no-build
+    python3 deploy/ops.py release quarantine/events/2024-08-05/<etag>/f.csv --reason "fixed upstream" [--by NAME] [--wait]
 
 Compose is called as `docker compose` (v2) or `docker-compose` (v1), whichever exists, and honours
 COMPOSE_FILE and COMPOSE_PROJECT_NAME. Image tags are kept in the env file (default .env), so a
@@ -174,6 +175,41 @@ def backfill(args: argparse.Namespace) -> int:
     return 1
 
 
+RELEASE_JOB = ("ingest", "release_from_quarantine", "release_quarantined_file")
+
+
+def release_run_config(quarantine_key: str, reason: str, released_by: str, landing_name: str | None) -> dict:
+    """The launchpad config of the release job, as a person would type it in the UI."""
+    config = {"quarantine_key": quarantine_key, "reason": reason, "released_by": released_by}
+    if landing_name:
+        config["landing_name"] = landing_name
+    return {"ops": {RELEASE_JOB[2]: {"config": config}}}
+
+
+def release(args: argparse.Namespace) -> int:
+    if not args.reason.strip():
+        raise OpsError("--reason must not be empty: it is kept in the audit record")
+    if not (args.by or "").strip():
+        raise OpsError("--by is required when $USER is not set")
+    client = gql.Client(args.url)
+    location, job, _ = RELEASE_JOB
+    run_id = gql.launch_job(
+        client, location, job,
+        release_run_config(args.quarantine_key, args.reason, args.by, args.landing_name),
+        tags={"quarantine/released_by": args.by, "quarantine/file": args.quarantine_key},
+    )
+    print(f"release run {run_id}: {args.quarantine_key} (by {args.by})", flush=True)
+    if not args.wait:
+        return 0
+    result = gql.wait_for_run(client, run_id, timeout=args.timeout)
+    if result == "SUCCESS":
+        print(f"release run {run_id}: SUCCESS; the landing sensor loads the day again")
+        return 0
+    errors = [m for level, m in gql.run_event_messages(client, run_id) if level in ("ERROR", "CRITICAL")]
+    print(f"release run {run_id}: {result}" + (f": {errors[0]}" if errors else ""), file=sys.stderr)
+    return 1
+
+
 def status(args: argparse.Namespace) -> int:
     env_file, client = Path(args.env_file), gql.Client(args.url)
     print("services:")
@@ -215,6 +251,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wait", action="store_true", help="wait until the backfill finishes")
     p.add_argument("--timeout", type=float, default=3600)
     p.set_defaults(func=backfill)
+
+    p = sub.add_parser("release", help="release a quarantined landing file back to landing/")
+    p.add_argument("quarantine_key", help="key of the quarantined file, quarantine/events/<date>/<etag>/<name>")
+    p.add_argument("--reason", required=True, help="why it may enter the lake now (audit record)")
+    p.add_argument("--by", default=os.environ.get("USER"), help="who releases it (default: $USER)")
+    p.add_argument("--landing-name", help="file name in landing/events/<date>/ (default: the original)")
+    p.add_argument("--wait", action="store_true", help="wait until the release run finishes")
+    p.add_argument("--timeout", type=float, default=600)
+    p.set_defaults(func=release)
 
     for name, func in (("build", None), ("redeploy", redeploy)):
         p = sub.add_parser(name, help="build one location's image" if func is None

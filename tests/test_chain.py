@@ -9,6 +9,7 @@ import io
 from datetime import date
 
 import dagster as dg
+import pytest
 import duckdb
 import polars as pl
 
@@ -31,24 +32,54 @@ def day_range(first: str, last: str) -> dict:
     return {"tags": {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}}
 
 
-def expected_daily(store) -> pl.DataFrame:
-    landing = pl.concat(
-        pl.read_parquet(io.BytesIO(store.read_bytes(o.key))).with_columns(date=pl.lit(o.key.split("/")[2]))
-        for o in store.list("landing/events")
-    )
+def event_days(frame: pl.DataFrame) -> pl.DataFrame:
+    """Independent of the transforms: the UTC day of each event's timestamp, whether the frame
+    holds it as ISO text (landing files, legacy raw) or as a datetime (raw since the contract)."""
+    ts = pl.col("timestamp")
+    if frame.schema["timestamp"] == pl.String:
+        ts = ts.str.to_datetime(time_zone="UTC")
+    return frame.with_columns(event_day=ts.dt.convert_time_zone("UTC").dt.date().cast(pl.String))
+
+
+def expected_daily(good_rows: pl.DataFrame, days: list[str]) -> pl.DataFrame:
+    """daily_summary computed with plain polars: active rows, first arrival of an id, grouped by
+    the UTC day of the timestamp."""
     return (
-        landing.filter(pl.col("status") == "active")
-        .unique(subset="id")
-        .group_by("date")
+        event_days(good_rows)
+        .unique(subset="id", keep="first", maintain_order=True)
+        .filter(pl.col("status") == "active", pl.col("event_day").is_in(days))
+        .group_by(date="event_day")
         .agg(total_value=pl.col("value").fill_null(0).sum(), event_count=pl.len())
         .sort("date")
     )
 
 
+def landing_rows(store) -> pl.DataFrame:
+    """Every landing file's rows in arrival order (folder date, then key)."""
+    frames = []
+    for o in store.list("landing/events"):
+        frame = pl.read_parquet(io.BytesIO(store.read_bytes(o.key)))
+        frames.append(frame.with_columns(pl.col("timestamp").cast(pl.String)) if frame.schema["timestamp"] == pl.String else frame)
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def lake_daily(store, days: list[str]) -> pl.DataFrame:
+    return pl.concat(
+        pl.read_parquet(io.BytesIO(store.read_bytes(f"marts/daily_summary/date={d}/data.parquet"))) for d in days
+    ).with_columns(pl.col("date").cast(pl.String))
+
+
+def assert_same_summary(got: pl.DataFrame, want: pl.DataFrame) -> None:
+    assert got["date"].to_list() == want["date"].to_list()
+    assert got["event_count"].to_list() == want["event_count"].to_list()
+    for g, w in zip(got["total_value"], want["total_value"]):
+        assert abs(g - w) < 1e-6
+
+
 def test_landing_files_flow_through_all_three_locations(location_defs, lake_env, instance, tmp_path):
     store = lake_env
     write_demo_landing(store, date.fromisoformat(DAYS[0]), date.fromisoformat(DAYS[-1]), 250)
-    expected = expected_daily(store)
+    expected = expected_daily(landing_rows(store), DAYS)
 
     run(location_defs["ingest"], ["raw/raw_events"], instance, **day_range(DAYS[0], DAYS[-1]))
     run(
@@ -66,13 +97,7 @@ def test_landing_files_flow_through_all_three_locations(location_defs, lake_env,
     for day in DAYS:
         for layer in ("raw/raw_events", "staging/processed_events", "marts/daily_summary"):
             assert store.exists(f"{layer}/date={day}/data.parquet"), f"{layer} {day}"
-    lake_daily = pl.concat(
-        pl.read_parquet(io.BytesIO(store.read_bytes(f"marts/daily_summary/date={d}/data.parquet"))) for d in DAYS
-    )
-    assert [str(d) for d in lake_daily["date"]] == expected["date"].to_list()
-    assert lake_daily["event_count"].to_list() == expected["event_count"].to_list()
-    for got, want in zip(lake_daily["total_value"], expected["total_value"]):
-        assert abs(got - want) < 1e-6
+    assert_same_summary(lake_daily(store, DAYS), expected)
 
     february = pl.read_parquet(io.BytesIO(store.read_bytes("marts/monthly_summary/month=2024-02-01/data.parquet")))
     feb = expected.filter(pl.col("date").str.starts_with("2024-02"))
@@ -95,3 +120,115 @@ def test_landing_files_flow_through_all_three_locations(location_defs, lake_env,
     assert abs(month_total - feb["total_value"].sum()) < 1e-6
 
     assert store.exists("reports/monthly_kpi/month=2024-02-01/chart.png")
+
+
+# Raw partitions as ingest writes them under the agreed contract (timestamp a UTC Datetime, `date`
+# the ARRIVAL day), and one in the shape written before the change (timestamp ISO text).
+RAW = {
+    "id": pl.String(),
+    "user_id": pl.Int64(),
+    "status": pl.String(),
+    "timestamp": pl.Datetime("us", "UTC"),
+    "value": pl.Float64(),
+    "source_file": pl.String(),
+    "date": pl.Date(),
+}
+
+
+def raw_partition(arrival_day: str, rows: list[tuple], legacy: bool = False) -> pl.DataFrame:
+    """rows: (id, status, ISO timestamp with any offset, value)."""
+    frame = pl.DataFrame(
+        {
+            "id": [r[0] for r in rows],
+            "user_id": list(range(len(rows))),
+            "status": [r[1] for r in rows],
+            "timestamp": [r[2] for r in rows],
+            "value": [r[3] for r in rows],
+            "source_file": f"landing/events/{arrival_day}/f.parquet",
+            "date": arrival_day,
+        },
+        schema_overrides={"value": pl.Float64, "user_id": pl.Int64},
+    ).with_columns(pl.col("date").str.to_date())
+    if not legacy:
+        frame = frame.with_columns(pl.col("timestamp").str.to_datetime(time_unit="us", time_zone="UTC"))
+    return frame.select(list(RAW))
+
+
+def put_raw(store, frame: pl.DataFrame, day: str) -> None:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    store.write_bytes(f"raw/raw_events/date={day}/data.parquet", buffer.getvalue())
+
+
+LATE_DAYS = ["2024-03-04", "2024-03-05", "2024-03-06"]
+
+
+@pytest.mark.parametrize("first_partition_legacy", [True, False], ids=["mixed-lake", "new-lake"])
+def test_late_events_count_on_their_own_day_across_old_and_new_raw_partitions(
+    location_defs, lake_env, instance, first_partition_legacy
+):
+    store = lake_env
+    arrivals = {
+        # Written before the change (text timestamps) in the mixed lake.
+        "2024-03-04": raw_partition(
+            "2024-03-04",
+            [
+                ("a1", "active", "2024-03-04T10:00:00Z", 1.0),
+                ("a2", "active", "2024-03-04T23:30:00Z", 2.0),
+                ("a3", "pending", "2024-03-04T11:00:00Z", 50.0),
+                ("a4", "active", "2024-03-05T00:30:00+02:00", None),  # 03-04 22:30 UTC
+            ],
+            legacy=first_partition_legacy,
+        ),
+        "2024-03-05": raw_partition(
+            "2024-03-05",
+            [
+                ("b1", "active", "2024-03-04T23:59:00Z", 4.0),  # late: counted on 03-04
+                ("a2", "active", "2024-03-04T23:30:00Z", 2.0),  # resent: counted once, on 03-04
+                ("b2", "active", "2024-03-05T12:00:00Z", 8.0),
+                ("b3", "active", "2024-03-06T01:00:00+02:00", 16.0),  # 03-05 23:00 UTC
+                ("b4", "inactive", "2024-03-05T09:00:00Z", 32.0),
+            ],
+        ),
+        "2024-03-06": raw_partition(
+            "2024-03-06",
+            [
+                ("c1", "active", "2024-03-05T22:00:00-01:00", 64.0),  # 03-05 23:00 UTC: late
+                ("c2", "active", "2024-03-06T00:00:00Z", 128.0),
+            ],
+        ),
+        # 2024-03-07 has not arrived: event day 03-06 materializes from raw 03-06 alone.
+    }
+    for day, frame in arrivals.items():
+        put_raw(store, frame, day)
+
+    result = run(
+        location_defs["transforms"],
+        ["staging/processed_events", "marts/daily_summary"],
+        instance,
+        **day_range(LATE_DAYS[0], LATE_DAYS[-1]),
+    )
+
+    got = lake_daily(store, LATE_DAYS)
+    assert got.select("date", "event_count").rows() == [("2024-03-04", 4), ("2024-03-05", 3), ("2024-03-06", 1)]
+    assert got["total_value"].to_list() == [1.0 + 2.0 + 0.0 + 4.0, 8.0 + 16.0 + 64.0, 128.0]
+    # The same numbers from plain polars over the good rows, grouped by UTC day of timestamp.
+    good = pl.concat(
+        [f.with_columns(pl.col("timestamp").cast(pl.String)) if f.schema["timestamp"] == pl.String
+         else f.with_columns(pl.col("timestamp").dt.to_string("%Y-%m-%dT%H:%M:%S%.f%:z"))
+         for f in arrivals.values()]
+    )
+    assert_same_summary(got, expected_daily(good, LATE_DAYS))
+
+    # processed_events' date is the event day; the dropped resend is counted, not silent.
+    processed = pl.read_parquet(io.BytesIO(store.read_bytes("staging/processed_events/date=2024-03-04/data.parquet")))
+    assert sorted(processed["id"]) == ["a1", "a2", "a4", "b1"]
+    assert set(processed["date"].cast(pl.String)) == {"2024-03-04"}
+    metadata = next(
+        e.event_specific_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(["staging", "processed_events"])
+    )
+    assert metadata["duplicates_dropped"].value == 1
+    assert metadata["late_events"].value == 2  # b1 and c1 arrived a day after their event day
+    assert (metadata["legacy_partitions_upgraded"].value == ["2024-03-04"]) is first_partition_legacy

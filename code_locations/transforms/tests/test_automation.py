@@ -1,6 +1,7 @@
 import dagster as dg
 
 from lake.keys import DAILY_SUMMARY, MONTHLY_SUMMARY, RAW_EVENTS
+from lake.partitions import daily_partitions
 from transforms.definitions import defs as load_defs
 from transforms.defs.events import PROCESSED_EVENTS
 
@@ -27,15 +28,20 @@ def test_a_new_ingest_partition_flows_to_the_summaries_without_a_click(instance)
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
     assert requested(result) == {}
 
-    instance.report_runless_asset_event(dg.AssetMaterialization(RAW_EVENTS, partition="2024-03-05"))
+    for day in ("2024-03-04", "2024-03-05"):
+        instance.report_runless_asset_event(dg.AssetMaterialization(RAW_EVENTS, partition=day))
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
-    assert requested(result) == {PROCESSED_EVENTS: ["2024-03-05"]}
+    # Event day 03-03 reads raw 03-04 as its late arrival day.
+    days = ["2024-03-03", "2024-03-04", "2024-03-05"]
+    assert requested(result) == {PROCESSED_EVENTS: days}
 
-    materialize(instance, PROCESSED_EVENTS, "2024-03-05")
+    for day in days:
+        materialize(instance, PROCESSED_EVENTS, day)
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
-    assert requested(result) == {DAILY_SUMMARY: ["2024-03-05"]}
+    assert requested(result) == {DAILY_SUMMARY: days}
 
-    materialize(instance, DAILY_SUMMARY, "2024-03-05")
+    for day in days:
+        materialize(instance, DAILY_SUMMARY, day)
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
     assert requested(result) == {MONTHLY_SUMMARY: ["2024-03-01"]}
 
@@ -47,10 +53,82 @@ def test_a_new_ingest_partition_flows_to_the_summaries_without_a_click(instance)
 def test_a_failed_blocking_check_holds_back_downstream(instance):
     defs = load_defs()
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
-    instance.report_runless_asset_event(dg.AssetMaterialization(RAW_EVENTS, partition="2024-03-06"))
+    for day in ("2024-03-06", "2024-03-07"):
+        instance.report_runless_asset_event(dg.AssetMaterialization(RAW_EVENTS, partition=day))
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
-    assert requested(result) == {PROCESSED_EVENTS: ["2024-03-06"]}
+    assert requested(result) == {PROCESSED_EVENTS: ["2024-03-05", "2024-03-06", "2024-03-07"]}
 
-    materialize(instance, PROCESSED_EVENTS, "2024-03-06", checks_pass=False)
+    for day in ("2024-03-05", "2024-03-06", "2024-03-07"):
+        materialize(instance, PROCESSED_EVENTS, day, checks_pass=False)
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
     assert requested(result) == {}
+
+
+# Event days read arrival days D .. D+LATE_ARRIVAL_DAYS (lake.partitions.arrival_to_event_day).
+
+
+def with_raw_checks() -> dg.Definitions:
+    """The transforms assets with raw_events as the deployment's automation sensor sees it: the
+    daemon evaluates over the whole workspace, so ingest's blocking check on raw_events counts."""
+
+    @dg.asset(
+        key=RAW_EVENTS,
+        partitions_def=daily_partitions,
+        check_specs=[dg.AssetCheckSpec("landing_files_valid", asset=RAW_EVENTS, blocking=True)],
+    )
+    def raw_events(): ...
+
+    transforms = [a for a in load_defs().assets if isinstance(a, dg.AssetsDefinition)]
+    return dg.Definitions(assets=[raw_events, *transforms])
+
+
+def land(instance, day, valid=True):
+    """What a raw_events run records: the partition and its landing_files_valid check."""
+    instance.report_runless_asset_event(dg.AssetMaterialization(RAW_EVENTS, partition=day))
+    instance.report_runless_asset_event(
+        dg.AssetCheckEvaluation(
+            asset_key=RAW_EVENTS, check_name="landing_files_valid", passed=valid
+        )
+    )
+
+
+def test_an_event_day_runs_when_its_own_arrival_day_lands_and_again_when_the_next_one_does(instance):
+    defs = with_raw_checks()
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+
+    # Raw D lands, D+1 not yet: D must not wait for it. D-1 reads raw D as its late day and is
+    # updated too (here it has no raw of its own yet: it runs on raw D's late events alone).
+    land(instance, "2024-03-05")
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert requested(result) == {PROCESSED_EVENTS: ["2024-03-04", "2024-03-05"]}
+    materialize(instance, PROCESSED_EVENTS, "2024-03-04")
+    materialize(instance, PROCESSED_EVENTS, "2024-03-05")
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert requested(result) == {DAILY_SUMMARY: ["2024-03-04", "2024-03-05"]}
+    materialize(instance, DAILY_SUMMARY, "2024-03-04")
+    materialize(instance, DAILY_SUMMARY, "2024-03-05")
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert requested(result) == {MONTHLY_SUMMARY: ["2024-03-01"]}
+
+    # Raw D+1 lands, holding D's late events: D is updated again, and D+1 runs (daily_summary in
+    # the same runs: its upstream will be updated by them).
+    land(instance, "2024-03-06")
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    both = ["2024-03-05", "2024-03-06"]
+    assert requested(result) == {PROCESSED_EVENTS: both, DAILY_SUMMARY: both}
+
+
+def test_a_failed_blocking_check_on_an_arrival_day_holds_back_the_event_days_that_read_it(instance):
+    defs = with_raw_checks()
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+
+    # Raw D fails its landing check (a quarantined file): no event day reading it runs.
+    land(instance, "2024-04-10", valid=False)
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert requested(result) == {}
+
+    # The day is reloaded with its files fixed (a corrected or released file): the check passes
+    # and D-1 and D flow through.
+    land(instance, "2024-04-10", valid=True)
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert requested(result) == {PROCESSED_EVENTS: ["2024-04-09", "2024-04-10"]}

@@ -1,40 +1,121 @@
 import io
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import dagster as dg
 import polars as pl
 
 from lake.env import lake_resources
 from lake.keys import DAILY_SUMMARY, MONTHLY_SUMMARY, RAW_EVENTS
-from lake.schema import RAW_EVENTS_SCHEMA
-from transforms.defs.events import daily_summary, process_events, processed_events
+from transforms.defs.events import (
+    PROCESSED_EVENTS_SCHEMA,
+    daily_summary,
+    process_events,
+    processed_events,
+    upgrade_legacy_raw,
+)
 from transforms.defs.monthly import monthly_summary
 from transforms.defs.upstream import raw_events
 
 
+# raw_events as ingest writes it under the agreed contract: timestamp a UTC Datetime, `date` the
+# arrival day. Built here, not through lake.schema, so these tests pin the contract themselves.
+RAW = {
+    "id": pl.String(),
+    "user_id": pl.Int64(),
+    "status": pl.String(),
+    "timestamp": pl.Datetime("us", "UTC"),
+    "value": pl.Float64(),
+    "source_file": pl.String(),
+    "date": pl.Date(),
+}
+
+
 def raw(rows, day="2024-03-05"):
+    """Raw rows in the contract; timestamps written as ISO text with any offset for readability."""
+    frame = pl.DataFrame(
+        [{"user_id": 1, "source_file": f"landing/events/{day}/f.parquet", "date": day, **r} for r in rows],
+        schema_overrides={"timestamp": pl.String, "value": pl.Float64},
+    )
+    return frame.with_columns(
+        pl.col("timestamp").str.to_datetime(time_unit="us", time_zone="UTC"),
+        pl.col("date").str.to_date(),
+    ).cast(RAW).select(list(RAW))
+
+
+def legacy_raw(rows, day):
+    """A raw partition as written before the contract change: timestamp ISO-8601 text."""
     return pl.DataFrame(
-        [{"user_id": 1, "source_file": "f", "date": day, **r} for r in rows]
-    ).with_columns(pl.col("date").str.to_date()).cast(RAW_EVENTS_SCHEMA).select(list(RAW_EVENTS_SCHEMA))
+        [{"user_id": 1, "source_file": f"landing/events/{day}/old.parquet", "date": day, **r} for r in rows],
+        schema_overrides={"value": pl.Float64},
+    ).with_columns(pl.col("date").str.to_date()).select(list(RAW))
 
 
-def test_process_events_keeps_active_parses_time_fills_nulls_and_drops_duplicate_ids():
-    frame = raw(
+def test_process_events_keeps_active_fills_nulls_and_keeps_the_earliest_arrival_of_an_id():
+    day5 = raw(
         [
             {"id": "a", "status": "active", "timestamp": "2024-03-05T10:00:00Z", "value": 2.5},
             {"id": "b", "status": "inactive", "timestamp": "2024-03-05T11:00:00Z", "value": 9.0},
             {"id": "c", "status": "active", "timestamp": "2024-03-05T12:30:00+00:00", "value": None},
-            {"id": "a", "status": "active", "timestamp": "2024-03-05T13:00:00Z", "value": 7.0},
         ]
     )
-    out = process_events(frame)
-    assert out["id"].to_list() == ["a", "c"]
-    assert out["value"].to_list() == [2.5, 0.0]
-    assert out["timestamp"].to_list() == [
+    day6 = raw(
+        [
+            # a resend of a: dropped, counted
+            {"id": "a", "status": "active", "timestamp": "2024-03-05T10:00:00Z", "value": 7.0},
+            # late: event day 5 (23:30 UTC), arrived on 6
+            {"id": "d", "status": "active", "timestamp": "2024-03-06T01:30:00+02:00", "value": 1.0},
+            # day 6's own event: not part of day 5
+            {"id": "e", "status": "active", "timestamp": "2024-03-06T08:00:00Z", "value": 4.0},
+        ],
+        day="2024-03-06",
+    )
+    # Arrival-day order decides, not the order of the dict.
+    out = process_events({"2024-03-06": day6, "2024-03-05": day5}, ["2024-03-05"])
+    frame = out.frame
+    assert frame["id"].to_list() == ["a", "c", "d"]
+    assert frame["value"].to_list() == [2.5, 0.0, 1.0]
+    assert frame["timestamp"].to_list() == [
         datetime(2024, 3, 5, 10, tzinfo=timezone.utc),
         datetime(2024, 3, 5, 12, 30, tzinfo=timezone.utc),
+        datetime(2024, 3, 5, 23, 30, tzinfo=timezone.utc),
     ]
-    assert out.schema["timestamp"] == pl.Datetime("us", "UTC")
+    assert frame["date"].to_list() == [date(2024, 3, 5)] * 3
+    assert frame.schema == pl.Schema(PROCESSED_EVENTS_SCHEMA)
+    assert (out.rows_in, out.late_events, out.duplicates_dropped) == (6, 1, 1)
+    assert out.duplicate_examples == ["a"]
+    assert out.legacy_partitions == []
+
+
+def test_a_legacy_raw_partition_is_upgraded_on_read():
+    old = legacy_raw(
+        [
+            {"id": "a", "status": "active", "timestamp": "2024-03-05T10:00:00Z", "value": 1.0},
+            {"id": "b", "status": "active", "timestamp": "2024-03-06T00:30:00+02:00", "value": 2.0},
+        ],
+        "2024-03-05",
+    )
+    assert old.schema["timestamp"] == pl.String
+    assert upgrade_legacy_raw(old)["timestamp"].to_list() == [
+        datetime(2024, 3, 5, 10, tzinfo=timezone.utc),
+        datetime(2024, 3, 5, 22, 30, tzinfo=timezone.utc),
+    ]
+    new = raw([{"id": "c", "status": "active", "timestamp": "2024-03-05T23:59:59Z", "value": 3.0}], "2024-03-06")
+    assert upgrade_legacy_raw(new) is new
+    out = process_events({"2024-03-05": old, "2024-03-06": new}, ["2024-03-05"])
+    assert out.frame["id"].to_list() == ["a", "b", "c"]
+    assert out.legacy_partitions == ["2024-03-05"]
+
+
+def test_only_the_run_s_event_days_are_kept():
+    day5 = raw(
+        [
+            {"id": "late-4", "status": "active", "timestamp": "2024-03-04T23:00:00Z", "value": 1.0},
+            {"id": "own-5", "status": "active", "timestamp": "2024-03-05T01:00:00Z", "value": 2.0},
+        ]
+    )
+    assert process_events({"2024-03-05": day5}, ["2024-03-05"]).frame["id"].to_list() == ["own-5"]
+    assert process_events({"2024-03-05": day5}, ["2024-03-04"]).frame["id"].to_list() == ["late-4"]
+    assert process_events({}, ["2024-03-05"]).frame.height == 0
 
 
 def put_raw(store, frame, day):

@@ -23,6 +23,23 @@ ON_UPSTREAM_UPDATE = (
 ).with_label("on_upstream_update")
 
 
+# For an event-day asset over arrival-day partitions (event day D reads raw D .. D+LATE_ARRIVAL_DAYS,
+# lake.partitions.arrival_to_event_day): D runs when any of its arrival days is loaded or re-loaded,
+# so late events of D arriving on D+1 update D again, and never past a failed blocking check on any
+# of them. Not ~any_deps_missing(): the dependency conditions judge a partition by ALL the upstream
+# partitions it maps to, so D would wait for D+1, which does not exist yet (today) or ever (a day
+# without files). Dagster's built-in conditions cannot tell raw D from raw D+1 here (a Python
+# condition could, but it must then be evaluated in the code server, which sees only its own
+# location's asset graph and so not raw_events' blocking checks in ingest). So D runs from whichever
+# arrival days exist: normally raw D lands first; if D+1 is loaded before D, D runs on the late
+# events alone and again, complete, when raw D lands.
+# A check's result belongs to the asset, not to a partition (the checks carry no partitions): a
+# failed blocking check on raw_events holds back every event day until raw_events' next run passes.
+ON_ARRIVAL_UPDATE = (
+    ON_ANY_UPSTREAM_UPDATE & dg.AutomationCondition.all_deps_blocking_checks_passed()
+).with_label("on_arrival_update")
+
+
 def automation_sensor(location: str) -> dg.AutomationConditionSensorDefinition:
     """Evaluates a location's automation conditions; running from the first deploy, so upstream
     updates flow through without anyone switching anything on in the UI."""

@@ -23,7 +23,8 @@ class LakeParquetIOManager(PolarsParquetIOManager):
       object or the complete new one, never a half-written partition, even if the run is killed;
     - a run that covers several partitions (see the backfill policy) writes one object per
       partition, split on the partition column, and an input spanning several partitions is read
-      as one frame.
+      as one frame (or, for an input typed ``dict[str, pl.DataFrame]``, as one frame per
+      partition key, even when there is only one).
     """
 
     object_store: dg.ResourceDependency[ObjectStore]
@@ -77,6 +78,11 @@ class LakeParquetIOManager(PolarsParquetIOManager):
     def load_partitions(self, context: dg.InputContext):
         loaded = super().load_partitions(context)
         wants_dict = typing.get_origin(context.dagster_type.typing_type) in (dict, Mapping)
+        if wants_dict and len(context.asset_partition_keys) == 1:
+            # The library returns a single partition bare; a dict input gets {key: frame} always
+            # ({} when the one partition is missing and allow_missing_partitions is set).
+            key = context.asset_partition_keys[0]
+            return {} if loaded is None else {key: loaded}
         if len(context.asset_partition_keys) == 1 or wants_dict:
             return loaded
         frames = list(loaded.values())

@@ -34,6 +34,14 @@ DAILY_BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=7)
 # of D .. D+LATE_ARRIVAL_DAYS, and nowhere else.
 LATE_ARRIVAL_DAYS = 1
 
+# The arrival partitions that can hold an event day's events: day D of an event-day asset reads the
+# raw (arrival-day) partitions D .. D+LATE_ARRIVAL_DAYS. The later ones may not exist yet (today's
+# D+1 is not a partition until midnight) or may never be loaded (no files arrived that day); D
+# still materializes from what exists (the reading input sets allow_missing_partitions).
+arrival_to_event_day = dg.TimeWindowPartitionMapping(
+    start_offset=0, end_offset=LATE_ARRIVAL_DAYS, allow_nonexistent_upstream_partitions=True
+)
+
 
 def partition_column(partitions_def: dg.PartitionsDefinition | None) -> str:
     """The column, and hive path key, that holds a partition's key in lake data."""

@@ -1,0 +1,144 @@
+"""Quarantine and the way back, on the running stack, through the sensor and automation alone.
+
+Written against the shared `stack` fixture (tests/e2e/conftest.py); each test lands its own data on
+2024-08 dates no other e2e test uses. The landing sensor may have been stopped by an earlier test:
+each test starts it and leaves it running.
+"""
+
+import io
+import re
+from datetime import date
+
+import polars as pl
+import pytest
+
+import dagster_gql as gql
+from ingest.demo import demo_events
+
+pytestmark = pytest.mark.e2e
+
+RAW_CHECKS_KEY = ["raw", "raw_events"]
+
+
+def parquet(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    return buffer.getvalue()
+
+
+def good_rows(day: str, events: int = 60) -> pl.DataFrame:
+    return demo_events(date.fromisoformat(day), events)
+
+
+def expected(frame: pl.DataFrame, day: str) -> tuple[int, float]:
+    """Plain polars: active rows whose UTC day of timestamp is `day`."""
+    rows = frame.with_columns(
+        day=pl.col("timestamp").cast(pl.String).str.to_datetime(time_zone="UTC").dt.date().cast(pl.String)
+    ).filter(pl.col("status") == "active", pl.col("day") == day)
+    return rows.height, float(rows["value"].fill_null(0).sum())
+
+
+def daily_summary(stack, day: str) -> pl.DataFrame:
+    return pl.read_parquet(io.BytesIO(stack.s3.read_bytes(f"marts/daily_summary/date={day}/data.parquet")))
+
+
+def quarantined(stack, day: str, name: str) -> list[str]:
+    return [o.key for o in stack.s3.list(f"quarantine/events/{day}") if o.key.endswith("/" + name)]
+
+
+def landing_check(stack, day: str) -> dict | None:
+    """The latest landing_files_valid evaluation of raw_events for the run of `day`'s partition."""
+    data = stack.client.query(
+        "query Check($key: AssetKeyInput!, $name: String!) {"
+        " assetCheckExecutions(assetKey: $key, checkName: $name, limit: 20) {"
+        " status runId evaluation { success } } }",
+        {"key": {"path": RAW_CHECKS_KEY}, "name": "landing_files_valid"},
+    )
+    for execution in data["assetCheckExecutions"]:
+        evaluation = execution["evaluation"] or {}
+        run = next((r for r in gql.runs(stack.client, limit=100) if r["run_id"] == execution["runId"]), None)
+        if run and run["tags"].get("dagster/partition") == day:
+            return evaluation
+    return None
+
+
+def wait_green(stack, day: str, frame: pl.DataFrame, timeout: float = 240) -> None:
+    count, total = expected(frame, day)
+
+    def summary_matches():
+        if not stack.s3.exists(f"marts/daily_summary/date={day}/data.parquet"):
+            return False
+        summary = daily_summary(stack, day)
+        return summary["event_count"].to_list() == [count] and abs(summary["total_value"][0] - total) < 1e-6
+
+    stack.wait_until(f"daily_summary {day} to equal the good rows", summary_matches, timeout=timeout)
+    for layer in ("raw/raw_events", "staging/processed_events"):
+        assert stack.s3.exists(f"{layer}/date={day}/data.parquet"), f"{layer} {day}"
+
+
+def test_a_bad_file_turns_the_day_red_and_a_corrected_one_turns_it_green(stack):
+    gql.set_sensor_running(stack.client, "ingest", "landing_files_sensor", True)
+    day = "2024-08-05"
+    frame = good_rows(day)
+    bad = frame.rename({"value": "amount"})  # wrong schema
+    stack.s3.write_bytes(f"landing/events/{day}/orders.parquet", parquet(bad))
+
+    # Red: the file is quarantined with its reason, the landing check failed.
+    [moved] = stack.wait_until(
+        "the bad file in quarantine", lambda: quarantined(stack, day, "orders.parquet"), timeout=180
+    )
+    assert "wrong schema" in stack.s3.read_bytes(moved + ".error.txt").decode()
+    evaluation = stack.wait_until("a failed landing check", lambda: landing_check(stack, day), timeout=180)
+    assert evaluation["success"] is False
+    assert not stack.s3.exists(f"marts/daily_summary/date={day}/data.parquet")
+
+    # Green: a corrected file under another name, and nothing else done by hand.
+    stack.s3.write_bytes(f"landing/events/{day}/orders-fixed.parquet", parquet(frame))
+    wait_green(stack, day, frame)
+    assert stack.wait_until(
+        "a passed landing check", lambda: (landing_check(stack, day) or {}).get("success"), timeout=60
+    )
+
+
+@pytest.mark.parametrize("how", ["ops.py", "graphql"])
+def test_a_released_file_reloads_its_day(stack, how):
+    gql.set_sensor_running(stack.client, "ingest", "landing_files_sensor", True)
+    day = {"ops.py": "2024-08-12", "graphql": "2024-08-19"}[how]
+    frame = good_rows(day)
+    # A good file rejected for a reason that goes away: its ids repeat a partial file of the same
+    # day loaded first, which its sender then withdraws. Releasing the full file is then right.
+    first = frame.head(5)
+    stack.s3.write_bytes(f"landing/events/{day}/a-first.parquet", parquet(first))
+    stack.wait_until(f"raw {day}", lambda: stack.s3.exists(f"raw/raw_events/date={day}/data.parquet"), 180)
+    stack.s3.write_bytes(f"landing/events/{day}/b-full.parquet", parquet(frame))
+    [key] = stack.wait_until(
+        "the duplicate file in quarantine", lambda: quarantined(stack, day, "b-full.parquet"), timeout=180
+    )
+    stack.s3.delete(f"landing/events/{day}/a-first.parquet")  # the sender withdraws the partial file
+
+    if how == "ops.py":
+        result = stack.ops("release", key, "--reason", "partial file withdrawn", "--by", "e2e", "--wait")
+        run_id = re.search(r"release run (\S+):", result.stdout).group(1)
+    else:
+        # What the UI's Launchpad sends.
+        run_id = gql.launch_job(
+            stack.client,
+            "ingest",
+            "release_from_quarantine",
+            {
+                "ops": {
+                    "release_quarantined_file": {
+                        "config": {"quarantine_key": key, "reason": "partial file withdrawn", "released_by": "e2e"}
+                    }
+                }
+            },
+        )
+        assert gql.wait_for_run(stack.client, run_id, timeout=180) == "SUCCESS"
+
+    run = next(r for r in gql.runs(stack.client, limit=50) if r["run_id"] == run_id)
+    assert run["tags"]["quarantine/released_by"] == "e2e"
+    assert not stack.s3.exists(key)
+    assert stack.s3.exists(f"landing/events/{day}/b-full.parquet")
+    assert any(o.key.endswith("-b-full.parquet.json") for o in stack.s3.list("quarantine/releases"))
+    # The sensor loads the day again by itself; automation carries it to daily_summary.
+    wait_green(stack, day, frame)
