@@ -173,7 +173,7 @@ def test_redeploying_transforms_leaves_runs_in_flight_and_other_locations_alone(
     started = {s: stack.container(s)["State"]["StartedAt"] for s in ("ingest", "reporting", "daemon", "webserver")}
     context = stack.build_context(tmp_path / "v2")
     events = context / "code_locations/transforms/src/transforms/defs/events.py"
-    events.write_text(events.read_text().replace('code_version="1"', 'code_version="2"'))
+    events.write_text(re.sub(r'code_version="[^"]*"', 'code_version="e2e-v2"', events.read_text()))
     stack.ops("build", "transforms", "--tag", "e2e-v2", "--context", str(context))
 
     run_id = gql.launch_asset_run(
@@ -188,7 +188,7 @@ def test_redeploying_transforms_leaves_runs_in_flight_and_other_locations_alone(
     run = next(r for r in gql.runs(stack.client, limit=50) if r["run_id"] == run_id)
     assert run["tags"]["dagster/image"] == "dataplatform/transforms:latest"
     assert stack.container("transforms")["Config"]["Image"] == "dataplatform/transforms:e2e-v2"
-    assert code_version(stack, ["staging", "processed_events"]) == "2"
+    assert code_version(stack, ["staging", "processed_events"]) == "e2e-v2"
     after = {e["name"]: e for e in gql.locations(stack.client)}
     assert after["transforms"]["image"] == "dataplatform/transforms:e2e-v2"
     for name in ("ingest", "reporting"):
