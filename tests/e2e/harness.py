@@ -55,6 +55,9 @@ class Stack:
 
     def __init__(self, standins: bool):
         self.standins = standins
+        # Set by whoever brought the stack up from empty volumes (the e2e fixture).
+        self.cold_up_started_at: float | None = None
+        self.cold_up_healthy_s: float | None = None
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.env_file = ARTIFACTS / "deploy.env"
         files = ["docker-compose.yml"] + (["tests/e2e/compose.standins.yml"] if standins else [])

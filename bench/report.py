@@ -1,0 +1,218 @@
+"""docs/performance.md and its plots from the figures in bench/results/*.json.
+
+    uv run python bench/report.py [--before bench/results/before.json] [--after bench/results/latest.json]
+
+`before` holds the figures of the commit this work started from; `after` the newest measurement.
+Each ratio is taken within one run (a figure and its baseline, measured side by side); ratios of
+different runs are never mixed.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+DOC = ROOT / "docs" / "performance.md"
+IMAGES = ROOT / "docs" / "images"
+
+
+def load(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def fmt(value, unit: str = "s", digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if unit == "x":
+        return f"{value:.{digits}f}×"
+    if unit == "MB":
+        return f"{value:,.0f} MB"
+    return f"{value:,.{digits}f} {unit}"
+
+
+def get(result: dict | None, *path, default=None):
+    node = result["figures"] if result else None
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def rows(result: dict | None) -> list[tuple[str, str, str, str, str]]:
+    """(figure, measured, baseline, ratio, target) for one result."""
+    g = lambda *p: get(result, *p)  # noqa: E731
+    out = [
+        ("P1 launch → SUCCESS, p50 (p95)",
+         f"{fmt(g('P1', 'launch_to_success_s', 'p50'))} ({fmt(g('P1', 'launch_to_success_s', 'p95'))})",
+         f"floor {fmt(g('P1', 'floor_s', 'p50'))}", fmt(g("P1", "ratio_to_floor"), "x"), "≤ 1.5×"),
+        ("P1 queue → start / start → end, p50",
+         f"{fmt(g('P1', 'queue_to_start_s', 'p50'))} / {fmt(g('P1', 'start_to_end_s', 'p50'))}", "", "", ""),
+        (f"P2 backfill, {g('P2', 'days')} days × {g('P2', 'events_per_day') or 0:,} events ({g('P2', 'runs')} runs)",
+         fmt(g("P2", "platform_s"), "s", 1), f"plain polars {fmt(g('P2', 'plain_polars_s'), 's', 1)}",
+         fmt(g("P2", "ratio_to_plain"), "x"), "≤ 2×"),
+        (f"P2 one partition per run ({g('P2', 'one_per_run_days')} days, scaled)",
+         fmt(g("P2", "one_per_run_scaled_s"), "s", 1), "", f"{fmt(g('P2', 'speedup_vs_one_per_run'), 'x', 1)} faster",
+         "≥ 10× faster"),
+        ("P2 peak memory of a run container", fmt(g("P2", "run_peak_memory_mb", "max"), "MB"), "", "", "≤ 2 GB"),
+        ("P2 daily_summary equals the plain script's", str(g("P2", "summaries_equal")), "", "", "True"),
+        (f"P3 IO manager write, {g('P3', 'rows') or 0:,} rows",
+         fmt(g("P3", "io_manager_write", "p50")), f"polars {fmt(g('P3', 'polars_s3_write', 'p50'))},"
+         f" local {fmt(g('P3', 'local_write', 'p50'))}", fmt(g("P3", "write_ratio"), "x"), "≤ 1.25×"),
+        ("P3 IO manager read", fmt(g("P3", "io_manager_read", "p50")),
+         f"polars {fmt(g('P3', 'polars_s3_read', 'p50'))}, local {fmt(g('P3', 'local_read', 'p50'))}",
+         fmt(g("P3", "read_ratio"), "x"), "≤ 1.25×"),
+        ("P4 idle webserver + daemon + 3 code servers", fmt(g("P4", "idle_dagster_services_mb"), "MB"),
+         f"all services {fmt(g('P4', 'idle_total_mb'), 'MB')}", "", "≤ 900 MB"),
+        ("P4 cold up → all healthy", fmt(g("P4", "cold_up_to_healthy_s"), "s", 1), "", "", "≤ 60 s"),
+    ]
+    for service, mb in (g("P4", "above_base_mb") or {}).items():
+        target = "≤ 425 MB" if service in ("ingest", "transforms") else ""
+        out.append((f"P4 image {service}, above the base", fmt(mb, "MB"),
+                    f"whole image {fmt(g('P4', 'image_mb', service), 'MB')}", "", target))
+    out += [
+        (f"P5 asset catalog query ({g('P5', 'max_partitions_materialized')} partitions materialized), p50 (p95)",
+         f"{fmt(g('P5', 'query_s', 'p50'), 's', 3)} ({fmt(g('P5', 'query_s', 'p95'), 's', 3)})", "", "", "p95 ≤ 1 s"),
+        (f"P6 landing sensor tick, {g('P6', 'landing_files') or 0:,} files: first / steady",
+         f"{fmt(g('P6', 'first_tick_s', 'p50'))} / {fmt(g('P6', 'steady_tick_s', 'p50'))}", "", "", "≤ 2 s"),
+        (f"P7 first up → KPI report of {g('P7', 'seeded_days')} seeded days", fmt(g("P7", "up_to_kpi_report_s"), "s", 1),
+         "", "", "≤ 120 s"),
+    ]
+    return out
+
+
+def header(result: dict) -> str:
+    m = result["machine"]
+    images = "stand-in base images (tests/e2e/standins)" if result.get("standins") else "official base images"
+    return (f"{result['date']}, commit `{result['commit']}`, size `{result['size']}`"
+            f" ({result['sizes']}), {m['cpus']} cores ({m['cpu']}), {m['memory_gib']} GiB, {images}")
+
+
+def table(before: dict | None, after: dict | None) -> str:
+    lines = ["| Figure | Now | Baseline (same run) | Ratio | Target | Before: now | Before: ratio |",
+             "|---|---|---|---|---|---|---|"]
+    now_rows = rows(after)
+    before_rows = {r[0].split(",")[0].split("(")[0]: r for r in rows(before)} if before else {}
+    for figure, measured, baseline, ratio, target in now_rows:
+        old = before_rows.get(figure.split(",")[0].split("(")[0])
+        lines.append(f"| {figure} | {measured} | {baseline} | {ratio} | {target} |"
+                     f" {old[1] if old else '–'} | {old[3] if old else '–'} |")
+    return "\n".join(lines)
+
+
+def plots(before: dict | None, after: dict | None) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    made = []
+    runs = [(r["label"], r) for r in (before, after) if r]
+    if any(get(r, "P1") for _, r in runs):
+        fig, ax = plt.subplots(figsize=(7, 2.8), dpi=110)
+        for i, (label, r) in enumerate(runs):
+            q, s, f = (get(r, "P1", k, "p50") or 0 for k in ("queue_to_start_s", "start_to_end_s", "floor_s"))
+            ax.barh(i, q, color="#9aa5b1", label="queue → start" if i == 0 else None)
+            ax.barh(i, s, left=q, color="#4f43dd", label="start → end" if i == 0 else None)
+            ax.plot([f, f], [i - 0.4, i + 0.4], color="#d9480f", lw=2, label="floor" if i == 0 else None)
+        ax.set_yticks(range(len(runs)), [label for label, _ in runs])
+        ax.set_xlabel("seconds, p50")
+        ax.set_title("P1: one partition, launch → SUCCESS")
+        ax.legend(loc="lower right", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(IMAGES / "perf-p1-latency.png")
+        plt.close(fig)
+        made.append("perf-p1-latency.png")
+    if any(get(r, "P2") for _, r in runs):
+        fig, ax = plt.subplots(figsize=(7, 2.8), dpi=110)
+        labels, values, colors = [], [], []
+        for label, r in runs:
+            for name, key, color in (("plain polars", "plain_polars_s", "#2b8a3e"),
+                                     ("platform backfill", "platform_s", "#4f43dd"),
+                                     ("one partition per run", "one_per_run_scaled_s", "#9aa5b1")):
+                if get(r, "P2", key) is not None:
+                    labels.append(f"{label}: {name}")
+                    values.append(get(r, "P2", key))
+                    colors.append(color)
+        ax.barh(range(len(values)), values, color=colors)
+        ax.set_yticks(range(len(values)), labels, fontsize=8)
+        ax.set_xlabel("seconds")
+        ax.set_title("P2: the daily chain over the same days")
+        fig.tight_layout()
+        fig.savefig(IMAGES / "perf-p2-backfill.png")
+        plt.close(fig)
+        made.append("perf-p2-backfill.png")
+    if any(get(r, "P4", "idle_rss_mb") for _, r in runs):
+        fig, ax = plt.subplots(figsize=(7, 2.8), dpi=110)
+        services = list((get(after or before, "P4", "idle_rss_mb") or {}).keys())
+        width = 0.8 / len(runs)
+        for i, (label, r) in enumerate(runs):
+            rss = get(r, "P4", "idle_rss_mb") or {}
+            ax.bar([x + i * width for x in range(len(services))], [rss.get(s, 0) for s in services], width, label=label)
+        ax.set_xticks([x + width * (len(runs) - 1) / 2 for x in range(len(services))], services, fontsize=8)
+        ax.set_ylabel("MB")
+        ax.set_title("P4: idle memory per service")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(IMAGES / "perf-p4-memory.png")
+        plt.close(fig)
+        made.append("perf-p4-memory.png")
+    return made
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--before", default=str(RESULTS / "before.json"))
+    parser.add_argument("--after", default=str(RESULTS / "latest.json"))
+    args = parser.parse_args()
+    before, after = load(Path(args.before)), load(Path(args.after))
+    if not (before or after):
+        raise SystemExit("no results yet: run bash bench/run.sh first")
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    images = plots(before, after)
+    text = [
+        "# Performance",
+        "",
+        "Generated by `bench/report.py` from `bench/results/*.json`; regenerate the figures with",
+        "`bash bench/run.sh --size full` (see [bench/README.md](../bench/README.md) for each figure).",
+        "Every ratio compares a figure with its baseline measured in the same run: these machines are",
+        "noisy, so figures of different runs are shown side by side but never divided.",
+        "",
+    ]
+    if after:
+        text += [f"**Now:** {header(after)}.", ""]
+    if before:
+        text += [f"**Before** (the commit this work started from): {header(before)}.", ""]
+    text += [table(before, after), ""]
+    text += [f"![{name}](images/{name})" for name in images]
+    text += ["", NOTES]
+    DOC.write_text("\n".join(text) + "\n")
+    print(f"wrote {DOC.relative_to(ROOT)} and {len(images)} plots")
+    return 0
+
+
+NOTES = """## Reading the figures
+
+- **P1**: ten sequential one-partition runs of raw_events launched through GraphQL, as the UI
+  does. Times are the run record's own (creation, start, end). The floor is a `docker run` of the
+  same ingest image that loads its definitions: what any run costs before it does work.
+- **P2**: the daily chain (raw_events → processed_events → daily_summary) backfilled through the
+  backfill API the UI uses, against `bench/plain_polars.py`, one process doing the same reads,
+  validation, transforms and writes on the same endpoint. The one-partition-per-run baseline runs
+  on the first days of the range and is scaled linearly to the whole range. Peak memory is each
+  run container's cgroup peak.
+- **P3**: a 2M-row frame written and read through the lake IO manager, against polars' own S3
+  reader and writer on the same endpoint, and local disk.
+- **P4**: idle memory per container after the queue drains (`docker stats`), cold `up` on empty
+  volumes with images built, and image sizes (above the base image).
+- **P5**: the asset catalog's query (every asset node with partition health, checks and latest
+  materialization).
+- **P6**: the landing sensor evaluated by its code server (`sensorDryRun`, as the UI's "test
+  sensor"): a first tick with an empty cursor, and a steady tick with nothing new.
+- **P7**: `up` on empty volumes until the KPI report covers every seeded demo day.
+"""
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
