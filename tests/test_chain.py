@@ -232,3 +232,109 @@ def test_late_events_count_on_their_own_day_across_old_and_new_raw_partitions(
     assert metadata["duplicates_dropped"].value == 1
     assert metadata["late_events"].value == 2  # b1 and c1 arrived a day after their event day
     assert (metadata["legacy_partitions_upgraded"].value == ["2024-03-04"]) is first_partition_legacy
+
+
+# A messy delivery across two arrival days, every row's true UTC instant known here, written in
+# the forms producers use. Each file is (name, format, rows, accepted?, why rejected).
+MESSY_DAY, NEXT_DAY, DAY_BEFORE = "2024-04-08", "2024-04-09", "2024-04-07"
+
+
+def messy_rows(prefix: str, at: list[str], statuses: list[str], values: list) -> list[dict]:
+    from datetime import datetime
+
+    return [
+        {"id": f"{prefix}-{i}", "status": s, "utc": datetime.fromisoformat(t), "value": v}
+        for i, (t, s, v) in enumerate(zip(at, statuses, values))
+    ]
+
+
+def write_messy(store, day: str, name: str, rows: list[dict], text_form, extra: dict | None = None) -> None:
+    frame = pl.DataFrame(
+        {
+            "id": [r["id"] for r in rows],
+            "status": [r["status"] for r in rows],
+            "timestamp": [text_form(r["utc"]) for r in rows],
+            "value": [r["value"] for r in rows],
+            **(extra or {}),
+        },
+        schema_overrides={"value": pl.Float64},
+    )
+    buffer = io.BytesIO()
+    if name.endswith(".csv"):
+        frame.write_csv(buffer)
+    elif name.endswith(".jsonl"):
+        frame.write_ndjson(buffer)
+    else:
+        frame.write_parquet(buffer)
+    store.write_bytes(f"landing/events/{day}/{name}", buffer.getvalue())
+
+
+def test_a_messy_day_counts_exactly_the_good_rows_and_quarantines_each_bad_file(
+    location_defs, lake_env, instance
+):
+    from datetime import timedelta, timezone
+
+    store = lake_env
+    z = lambda t: t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    plus2 = lambda t: t.astimezone(timezone(timedelta(hours=2))).isoformat()  # noqa: E731
+    naive = lambda t: t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")  # noqa: E731
+
+    good = {
+        # Seed shape, Z timestamps, statuses in any case and padding.
+        "a-seed.parquet": (messy_rows("a", ["2024-04-08T00:10:00+00:00", "2024-04-08T12:00:00+00:00",
+                                             "2024-04-08T23:59:59+00:00", "2024-04-08T08:00:00+00:00"],
+                                       ["active", "ACTIVE", " Active ", "pending"], [1.0, 2.0, None, 8.0]), z),
+        # Offsets: 01:15+02:00 on the 8th is 23:15 UTC on the 7th, a late event of the day before.
+        "b-offsets.csv": (messy_rows("b", ["2024-04-07T23:15:00+00:00", "2024-04-08T10:00:00+00:00"],
+                                      ["active", "active"], [16.0, 32.0]), plus2),
+        # Zone-less timestamps are UTC; an extra column is dropped, not a rejection.
+        "c-naive.jsonl": (messy_rows("c", ["2024-04-08T06:30:00+00:00"], ["active"], [64.0]), naive),
+    }
+    bad = {
+        "d-status.csv": (messy_rows("d", ["2024-04-08T09:00:00+00:00"], ["bogus"], [1.0]), z, "status"),
+        "e-range.parquet": (messy_rows("e", ["2024-04-08T09:00:00+00:00", "2024-04-08T09:01:00+00:00"],
+                                        ["active", "active"], [-5.0, float("inf")]), z, "value"),
+        "f-another-year.csv": (messy_rows("f", ["2019-07-04T12:00:00+00:00"], ["active"], [1.0]), z, "2019-07-04"),
+        # Arrives after a-seed (its key sorts later) and repeats one of its ids: rejected whole.
+        "z-resend.parquet": (messy_rows("a", ["2024-04-08T12:00:00+00:00"], ["active"], [2.0]), z, "a-0"),
+    }
+    for name, (rows, form) in good.items():
+        write_messy(store, MESSY_DAY, name, rows, form, {"campaign": ["x"] * len(rows)} if name.startswith("c") else None)
+    for name, (rows, form, _) in bad.items():
+        write_messy(store, MESSY_DAY, name, rows, form)
+    late = messy_rows("g", ["2024-04-08T23:00:00+00:00", "2024-04-09T01:00:00+00:00"], ["active", "active"], [128.0, 256.0])
+    write_messy(store, NEXT_DAY, "late.parquet", late, z)
+
+    ingest = dg.materialize(
+        list(location_defs["ingest"].assets), selection=[dg.AssetKey(["raw", "raw_events"])],
+        resources=location_defs["ingest"].resources, instance=instance, raise_on_error=False,
+        **day_range(MESSY_DAY, NEXT_DAY),
+    )
+    landing_check = next(e for e in ingest.get_asset_check_evaluations() if e.check_name == "landing_files_valid")
+    assert not landing_check.passed
+    run(
+        location_defs["transforms"], ["staging/processed_events", "marts/daily_summary"], instance,
+        **day_range(DAY_BEFORE, NEXT_DAY),
+    )
+
+    # Independent: the good files' rows by the UTC day of their true instant, first arrival wins.
+    truth = [r for rows, _ in good.values() for r in rows] + late
+    days = [DAY_BEFORE, MESSY_DAY, NEXT_DAY]
+    want = {
+        d: (
+            sum(1 for r in truth if r["utc"].date().isoformat() == d and r["status"].strip().lower() == "active"),
+            sum((r["value"] or 0.0) for r in truth if r["utc"].date().isoformat() == d and r["status"].strip().lower() == "active"),
+        )
+        for d in days
+    }
+    got = lake_daily(store, days)
+    assert {row[0]: (row[2], row[1]) for row in got.select("date", "total_value", "event_count").rows()} == want
+
+    # Every bad file left landing for quarantine, with a reason naming what was wrong.
+    for name, (_, _, named) in bad.items():
+        assert not store.exists(f"landing/events/{MESSY_DAY}/{name}"), name
+        [moved] = [o.key for o in store.list(f"quarantine/events/{MESSY_DAY}") if o.key.endswith("/" + name)]
+        reason = store.read_bytes(moved + ".error.txt").decode()
+        assert named in reason, (name, reason)
+    for name in good:
+        assert store.exists(f"landing/events/{MESSY_DAY}/{name}"), name
