@@ -6,6 +6,7 @@ Python 3.10+ on the Docker host, from the repository root.
     python3 deploy/ops.py backfill --start 2024-05-01 --end 2024-05-14 [--wait]
     python3 deploy/ops.py redeploy transforms            # build, roll out, roll back on failure
     python3 deploy/ops.py build transforms --tag v42     # only build dataplatform/transforms:v42
+    python3 deploy/ops.py build --push REGISTRY --tag v42 [--no-build]  # all four images, for Kubernetes
     python3 deploy/ops.py redeploy transforms --tag v42 --no-build
     python3 deploy/ops.py release quarantine/events/2024-08-05/<etag>/f.csv --reason "fixed upstream" [--by NAME] [--wait]
 
@@ -19,6 +20,7 @@ import datetime as dt
 import functools
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -30,6 +32,10 @@ import dagster_gql as gql  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCATIONS = ("ingest", "transforms", "reporting")
+PLATFORM = "dagster"  # dataplatform/dagster: webserver and daemon
+# The official Dagster Helm chart; its version is our Dagster release (deploy/kubernetes/values.yaml).
+HELM_CHART = "dagster/dagster"
+HELM_CHART_VERSION = "1.13.27"
 BACKFILL_DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 DAILY_CHAIN = ("raw/raw_events", "staging/processed_events", "marts/daily_summary")
 
@@ -117,6 +123,98 @@ def build(location: str, tag: str, context: Path) -> str:
     if subprocess.run([*args, "-t", ref, "-f", str(context / "Dockerfile"), str(context)]).returncode:
         raise OpsError(f"docker build of {ref} failed")
     return ref
+
+
+def build_platform(tag: str, context: Path) -> str:
+    """Build the platform image (webserver and daemon)."""
+    ref = image(PLATFORM, tag)
+    args = ["docker", "build", "--target", "platform"]
+    if os.environ.get("PYTHON_BASE"):
+        args += ["--build-arg", f"PYTHON_BASE={os.environ['PYTHON_BASE']}"]
+    print(f"building {ref} from {context}", flush=True)
+    if subprocess.run([*args, "-t", ref, "-f", str(context / "Dockerfile"), str(context)]).returncode:
+        raise OpsError(f"docker build of {ref} failed")
+    return ref
+
+
+def push_plan(registry: str, tag: str, names: tuple[str, ...], source_tag: str) -> list[tuple[str, str]]:
+    """(local image, registry ref) for each image to push: one tag per image, REGISTRY/dataplatform/<name>:<tag>."""
+    registry = registry.rstrip("/")
+    if not registry or "://" in registry:
+        raise OpsError(f"--push takes a registry host[:port][/path], not {registry!r}")
+    return [(image(name, source_tag), f"{registry}/{image(name, tag)}") for name in names]
+
+
+def helm_command(refs: dict[str, str], namespace: str, release: str) -> str:
+    """The helm command that deploys the pushed images (name -> registry ref with tag).
+
+    All four images: `helm upgrade --install` with the values file. One location: an upgrade that
+    keeps every other value (--reuse-values) and changes only that user deployment's image.
+    """
+    def image_sets(prefix: str, ref: str) -> list[str]:
+        repository, tag = ref.rsplit(":", 1)
+        return ["--set", f"{prefix}.image.repository={repository}", "--set", f"{prefix}.image.tag={tag}"]
+
+    sets = []
+    for name, ref in refs.items():
+        if name == PLATFORM:
+            sets += image_sets("dagsterWebserver", ref) + image_sets("dagsterDaemon", ref)
+        else:
+            sets += image_sets(f"dagster-user-deployments.deployments[{LOCATIONS.index(name)}]", ref)
+    if PLATFORM in refs and len(refs) == len(LOCATIONS) + 1:
+        head = ["helm", "upgrade", "--install", release, HELM_CHART, "--version", HELM_CHART_VERSION,
+                "--namespace", namespace, "-f", "deploy/kubernetes/values.yaml"]
+    else:
+        head = ["helm", "upgrade", release, HELM_CHART, "--version", HELM_CHART_VERSION,
+                "--namespace", namespace, "--reuse-values"]
+    return " ".join(shlex.quote(part) for part in head + sets)
+
+
+def push(args: argparse.Namespace) -> int:
+    """Build (unless --no-build) and push the images to a registry, then print the helm command."""
+    tag = args.tag or dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S")
+    names = (args.location,) if args.location else (PLATFORM, *LOCATIONS)
+    source_tag = (args.source_tag or "latest") if args.no_build else tag
+    plan = push_plan(args.push, tag, names, source_tag)
+    if not args.no_build:
+        for name in names:
+            if name == PLATFORM:
+                build_platform(tag, Path(args.context))
+            else:
+                build(name, tag, Path(args.context))
+    refs = {}
+    for name, (local, remote) in zip(names, plan):
+        docker("tag", local, remote)
+        print(f"pushing {remote}", flush=True)
+        docker("push", remote, quiet=True)
+        repository = remote.rsplit(":", 1)[0]
+        digests = json.loads(docker("image", "inspect", "--format", "{{json .RepoDigests}}", remote))
+        digest = next((d.split("@", 1)[1] for d in digests or [] if d.startswith(repository + "@")), None)
+        if digest is None:
+            raise OpsError(f"pushed {remote} but found no digest for {repository} in {digests}")
+        print(f"pushed {remote} {digest}", flush=True)
+        refs[name] = remote
+    print("deploy with:")
+    print(helm_command(refs, args.namespace, args.release))
+    return 0
+
+
+def docker(*args: str, quiet: bool = False) -> str:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise OpsError(f"`docker {' '.join(args)}` failed: {(result.stderr or result.stdout).strip()}")
+    return result.stdout
+
+
+def build_command(args: argparse.Namespace) -> int:
+    if args.push:
+        return push(args)
+    if args.location is None:
+        raise OpsError("name a location to build, or use --push REGISTRY to build and push all images")
+    if args.no_build or args.source_tag:
+        raise OpsError("--no-build and --source-tag only apply with --push")
+    print(build(args.location, args.tag or "latest", Path(args.context)))
+    return 0
 
 
 def roll_out(env_file: Path, client: gql.Client, location: str, tag: str, timeout: float) -> None:
@@ -262,14 +360,22 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=release)
 
     for name, func in (("build", None), ("redeploy", redeploy)):
-        p = sub.add_parser(name, help="build one location's image" if func is None
+        p = sub.add_parser(name, help="build one location's image, or push images to a registry" if func is None
                            else "roll out one location, rolling back if it fails")
-        p.add_argument("location", choices=LOCATIONS)
+        p.add_argument("location", choices=LOCATIONS, nargs="?" if func is None else None)
         p.add_argument("--tag", help="image tag (default: a UTC timestamp)")
         p.add_argument("--context", default=str(ROOT), help="build context (default: this repo)")
         p.add_argument("--timeout", type=float, default=180, help="seconds to become healthy")
         if func is None:
-            p.set_defaults(func=lambda a: print(build(a.location, a.tag or "latest", Path(a.context))) or 0)
+            p.add_argument("--push", metavar="REGISTRY",
+                           help="build the platform and location images (or only LOCATION), tag them"
+                           " REGISTRY/dataplatform/<name>:<tag>, push them and print the helm command")
+            p.add_argument("--no-build", action="store_true",
+                           help="with --push: push images already built as dataplatform/<name>:<source tag>")
+            p.add_argument("--source-tag", help="with --push --no-build: local tag to push (default: latest)")
+            p.add_argument("--namespace", default="dataplatform", help="namespace in the helm command")
+            p.add_argument("--release", default="dagster", help="release name in the helm command")
+            p.set_defaults(func=build_command)
         else:
             p.add_argument("--no-build", action="store_true", help="deploy an image already built")
             p.set_defaults(func=func)
