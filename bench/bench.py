@@ -307,7 +307,7 @@ class Bench:
             self.stack.compose("down", "-v", "--remove-orphans")
             up_started_at = time.time()
             self.stack.compose("up", "-d")
-            self.stack.wait_healthy()
+            self.stack.wait_healthy(timeout=3600)
             healthy_s = time.time() - up_started_at
         log(f"P4 cold up -> all healthy: {healthy_s:.1f}s")
         seeded = sorted(o.key.split("/")[2] for o in self.s3.list("landing/events") if "/demo-" in o.key)
