@@ -185,6 +185,11 @@ def main() -> int:
     if before:
         text += [f"**Before** (the commit this work started from): {header(before)}.", ""]
     text += [table(before, after), ""]
+    for result in (before, after):
+        failed = {k: v["error"] for k, v in (result or {}).get("figures", {}).items() if "error" in v}
+        for name, error in failed.items():
+            text.append(f"- {result['label']}: {name} did not complete: `{error[:300]}`")
+    text.append("")
     text += [f"![{name}](images/{name})" for name in images]
     text += ["", NOTES]
     DOC.write_text("\n".join(text) + "\n")
