@@ -272,3 +272,15 @@ def test_the_kpi_report_renders_its_table_and_chart(stack, page):
     expect(chart).to_be_visible()
     assert chart.evaluate("img => img.naturalWidth") > 100
     shot(page, "07-kpi-chart")
+
+
+def test_the_release_job_is_launched_from_the_launchpad_with_its_reason_and_author(stack, page):
+    visit_until(
+        page, "/locations/__repository__@ingest/jobs/release_from_quarantine/playground",
+        page.get_by_role("button", name=re.compile("Scaffold missing config")),
+    )
+    page.get_by_role("button", name=re.compile("Scaffold missing config")).click()
+    editor = page.locator(".CodeMirror").first
+    for field in ("release_quarantined_file", "quarantine_key", "reason", "released_by"):
+        expect(editor).to_contain_text(field)
+    shot(page, "08-release-launchpad")
