@@ -50,10 +50,11 @@ def stack(request):
         yield stack
         return
     stack.env_file.unlink(missing_ok=True)
-    # A fresh Docker state: no volumes or run containers from an earlier session.
-    stack.compose("down", "-v", "--remove-orphans", check=False)
+    # A fresh Docker state: no volumes or run containers from an earlier session. Run containers
+    # go first: while one is attached, `down` cannot remove the network.
     for old in sh("docker", "ps", "-aq", "--filter", "label=com.dataplatform.role=run-worker").split():
         sh("docker", "rm", "-f", old, check=False)
+    stack.compose("down", "-v", "--remove-orphans", check=False)
     started = time.monotonic()
     stack.compose("build")
     say(f"images built in {time.monotonic() - started:.0f}s")
