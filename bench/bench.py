@@ -114,7 +114,31 @@ class Bench:
 
     def set_sensors(self, states: dict) -> None:
         for (location, name), state in states.items():
-            gql.set_sensor_running(self.client, location, name, state == "RUNNING")
+            if state == "RUNNING":
+                gql.set_sensor_running(self.client, location, name, True)
+            else:
+                self.stop_sensor(location, name)
+
+    def stop_sensor(self, location: str, name: str, timeout: float = 300) -> None:
+        """Stop a sensor for good. A tick in flight when the stop arrives writes its state back
+        when it ends, RUNNING again: wait for that tick to end, and stop again until it holds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            gql.set_sensor_running(self.client, location, name, False)
+            while self.latest_tick_status(location, name) == "STARTED" and time.monotonic() < deadline:
+                time.sleep(1)
+            if gql.sensor_state(self.client, location, name) == "STOPPED":
+                return
+        raise RuntimeError(f"{location}/{name} did not stay stopped within {timeout:.0f}s")
+
+    def latest_tick_status(self, location: str, name: str) -> str | None:
+        data = self.client.query(
+            "query LatestTick($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { __typename"
+            " ... on Sensor { sensorState { ticks(limit: 1) { status } } } } }",
+            {"s": {"repositoryLocationName": location, "repositoryName": gql.REPOSITORY, "sensorName": name}},
+        )
+        ticks = data["sensorOrError"]["sensorState"]["ticks"]
+        return ticks[0]["status"] if ticks else None
 
     def skip_bench_files(self) -> None:
         """Move the landing sensor's cursor past the files the bench wrote (it loaded them

@@ -184,6 +184,8 @@ def main() -> int:
         text += [f"**Now:** {header(after)}.", ""]
     if before:
         text += [f"**Before** (the commit this work started from): {header(before)}.", ""]
+        if before.get("notes"):
+            text += [f"> {before['notes']}", ""]
     text += [table(before, after), ""]
     for result in (before, after):
         failed = {k: v["error"] for k, v in (result or {}).get("figures", {}).items() if "error" in v}
