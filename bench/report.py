@@ -182,6 +182,8 @@ def main() -> int:
     ]
     if after:
         text += [f"**Now:** {header(after)}.", ""]
+        if after.get("notes"):
+            text += [f"> {after['notes']}", ""]
     if before:
         text += [f"**Before** (the commit this work started from): {header(before)}.", ""]
         if before.get("notes"):
