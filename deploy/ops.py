@@ -57,10 +57,10 @@ def compose(env_file: Path, *args: str, capture: bool = False) -> str:
     cmd = list(compose_command())
     if env_file.exists():
         cmd += ["--env-file", str(env_file)]
-    result = subprocess.run(
-        [*cmd, *args], cwd=ROOT, env={**os.environ, **read_env(env_file)},
-        capture_output=capture, text=True,
-    )
+    # docker-compose 1.29 gives up on a Docker API call after 60 s; a host busy with runs can be
+    # slower than that to recreate a container.
+    env = {"COMPOSE_HTTP_TIMEOUT": "300", **os.environ, **read_env(env_file)}
+    result = subprocess.run([*cmd, *args], cwd=ROOT, env=env, capture_output=capture, text=True)
     if result.returncode != 0:
         raise OpsError(f"`{' '.join(cmd + list(args))}` failed: {(result.stderr or '').strip()}")
     return result.stdout or ""

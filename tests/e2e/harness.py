@@ -67,6 +67,8 @@ class Stack:
             "COMPOSE_FILE": os.pathsep.join(files),
             "DATAPLATFORM_ENV_FILE": str(self.env_file),
             "DEMO_DAYS": "2",
+            # A host busy with runs can take longer than compose 1.29's 60 s per Docker API call.
+            "COMPOSE_HTTP_TIMEOUT": "300",
             # Classic builder: BuildKit on this engine would look for the stand-ins in a registry.
             "DOCKER_BUILDKIT": "0",
             "COMPOSE_DOCKER_CLI_BUILD": "0",

@@ -11,6 +11,7 @@ import io
 import os
 import re
 import shutil
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -179,8 +180,10 @@ def test_backfill_the_daily_chain_from_the_ui(stack, page):
         for layer in ("raw/raw_events", "staging/processed_events", "marts/daily_summary"):
             assert stack.s3.exists(f"{layer}/date={day}/data.parquet"), f"{layer} {day}"
     backfill = gql.backfill_status(stack.client, backfill_id)
-    assert backfill["num_partitions"] == 7
-    assert {r["tags"]["dagster/code_location"] for r in backfill["runs"]} == {"ingest", "transforms"}
+    # One run per location and week, not one per day. raw_events has the 7 arrival days; the
+    # event days may add the day before the first (it can hold that day's late events).
+    runs = Counter(r["tags"]["dagster/code_location"] for r in backfill["runs"])
+    assert set(runs) == {"ingest", "transforms"} and runs["ingest"] == 1 and runs["transforms"] <= 2
 
 
 def test_a_finished_run_shows_its_event_log_and_captured_output(stack, page):
