@@ -137,6 +137,28 @@ class Stack:
         active = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
         self.wait_until("no run in flight", lambda: gql.count_runs(self.client, active) == 0, timeout, 5)
 
+    def start_landing_sensor_from_now(self) -> None:
+        """Start the landing sensor with its cursor past every file already in landing (earlier
+        tests loaded theirs by hand), so it starts runs only for files that arrive from now on."""
+        selector = {"repositoryLocationName": "ingest", "repositoryName": gql.REPOSITORY,
+                    "sensorName": "landing_files_sensor"}
+        state = self.client.query(
+            "query Cursor($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor {"
+            " sensorState { typeSpecificData { ... on SensorData { lastCursor } } } } } }",
+            {"s": selector},
+        )["sensorOrError"]["sensorState"]["typeSpecificData"]["lastCursor"]
+        tick = self.client.query(
+            "mutation DryRun($s: SensorSelector!, $c: String) { sensorDryRun(selectorData: $s, cursor: $c)"
+            " { __typename ... on DryRunInstigationTick { evaluationResult { cursor } } } }",
+            {"s": selector, "c": state},
+        )["sensorDryRun"]
+        self.client.query(
+            "mutation SetCursor($s: SensorSelector!, $c: String) { setSensorCursor(sensorSelector: $s,"
+            " cursor: $c) { __typename } }",
+            {"s": selector, "c": tick["evaluationResult"]["cursor"]},
+        )
+        gql.set_sensor_running(self.client, "ingest", "landing_files_sensor", True)
+
     def run_containers(self, run_id: str) -> list[str]:
         return sh("docker", "ps", "-aq", "--filter", f"label=dagster/run_id={run_id}").split()
 

@@ -2,7 +2,7 @@
 
 Written against the shared `stack` fixture (tests/e2e/conftest.py); each test lands its own data on
 2024-08 dates no other e2e test uses. The landing sensor may have been stopped by an earlier test:
-each test starts it and leaves it running.
+each test starts it from now (past the files earlier tests loaded by hand) and leaves it running.
 """
 
 import io
@@ -62,7 +62,7 @@ def landing_check(stack, day: str) -> dict | None:
     return None
 
 
-def wait_green(stack, day: str, frame: pl.DataFrame, timeout: float = 240) -> None:
+def wait_green(stack, day: str, frame: pl.DataFrame, timeout: float = 600) -> None:
     count, total = expected(frame, day)
 
     def summary_matches():
@@ -77,7 +77,7 @@ def wait_green(stack, day: str, frame: pl.DataFrame, timeout: float = 240) -> No
 
 
 def test_a_bad_file_turns_the_day_red_and_a_corrected_one_turns_it_green(stack):
-    gql.set_sensor_running(stack.client, "ingest", "landing_files_sensor", True)
+    stack.start_landing_sensor_from_now()
     day = "2024-08-05"
     frame = good_rows(day)
     bad = frame.rename({"value": "amount"})  # wrong schema
@@ -85,10 +85,10 @@ def test_a_bad_file_turns_the_day_red_and_a_corrected_one_turns_it_green(stack):
 
     # Red: the file is quarantined with its reason, the landing check failed.
     [moved] = stack.wait_until(
-        "the bad file in quarantine", lambda: quarantined(stack, day, "orders.parquet"), timeout=180
+        "the bad file in quarantine", lambda: quarantined(stack, day, "orders.parquet"), timeout=600
     )
     assert "wrong schema" in stack.s3.read_bytes(moved + ".error.txt").decode()
-    evaluation = stack.wait_until("a failed landing check", lambda: landing_check(stack, day), timeout=180)
+    evaluation = stack.wait_until("a failed landing check", lambda: landing_check(stack, day), timeout=600)
     assert evaluation["success"] is False
     assert not stack.s3.exists(f"marts/daily_summary/date={day}/data.parquet")
 
@@ -102,17 +102,17 @@ def test_a_bad_file_turns_the_day_red_and_a_corrected_one_turns_it_green(stack):
 
 @pytest.mark.parametrize("how", ["ops.py", "graphql"])
 def test_a_released_file_reloads_its_day(stack, how):
-    gql.set_sensor_running(stack.client, "ingest", "landing_files_sensor", True)
+    stack.start_landing_sensor_from_now()
     day = {"ops.py": "2024-08-12", "graphql": "2024-08-19"}[how]
     frame = good_rows(day)
     # A good file rejected for a reason that goes away: its ids repeat a partial file of the same
     # day loaded first, which its sender then withdraws. Releasing the full file is then right.
     first = frame.head(5)
     stack.s3.write_bytes(f"landing/events/{day}/a-first.parquet", parquet(first))
-    stack.wait_until(f"raw {day}", lambda: stack.s3.exists(f"raw/raw_events/date={day}/data.parquet"), 180)
+    stack.wait_until(f"raw {day}", lambda: stack.s3.exists(f"raw/raw_events/date={day}/data.parquet"), 600)
     stack.s3.write_bytes(f"landing/events/{day}/b-full.parquet", parquet(frame))
     [key] = stack.wait_until(
-        "the duplicate file in quarantine", lambda: quarantined(stack, day, "b-full.parquet"), timeout=180
+        "the duplicate file in quarantine", lambda: quarantined(stack, day, "b-full.parquet"), timeout=600
     )
     stack.s3.delete(f"landing/events/{day}/a-first.parquet")  # the sender withdraws the partial file
 
@@ -133,7 +133,7 @@ def test_a_released_file_reloads_its_day(stack, how):
                 }
             },
         )
-        assert gql.wait_for_run(stack.client, run_id, timeout=180) == "SUCCESS"
+        assert gql.wait_for_run(stack.client, run_id, timeout=600) == "SUCCESS"
 
     run = next(r for r in gql.runs(stack.client, limit=50) if r["run_id"] == run_id)
     assert run["tags"]["quarantine/released_by"] == "e2e"
