@@ -140,24 +140,6 @@ class Bench:
         ticks = data["sensorOrError"]["sensorState"]["ticks"]
         return ticks[0]["status"] if ticks else None
 
-    def skip_bench_files(self) -> None:
-        """Move the landing sensor's cursor past the files the bench wrote (it loaded them
-        itself), so the restored sensor does not start a run for each of them."""
-        selector = {"repositoryLocationName": "ingest", "repositoryName": gql.REPOSITORY,
-                    "sensorName": "landing_files_sensor"}
-        data = self.client.query(
-            "query SensorCursor($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { __typename"
-            " ... on Sensor { sensorState { typeSpecificData { ... on SensorData { lastCursor } } } } } }",
-            {"s": selector},
-        )
-        cursor = data["sensorOrError"]["sensorState"]["typeSpecificData"]["lastCursor"]
-        advanced = self.dry_run(cursor)["cursor"]
-        self.client.query(
-            "mutation SetCursor($s: SensorSelector!, $c: String) { setSensorCursor(sensorSelector: $s,"
-            " cursor: $c) { __typename } }",
-            {"s": selector, "c": advanced},
-        )
-
     def image(self, service: str) -> str:
         return self.stack.container(service)["Config"]["Image"]
 
@@ -608,7 +590,9 @@ def main(argv: list[str] | None = None) -> int:
                     figures[name] = {"error": f"{type(error).__name__}: {error}"[:2000]}
     finally:
         try:
-            bench.skip_bench_files()
+            # Past the files the bench wrote (it loaded them itself): the restored sensor must
+            # not start a run for each of them.
+            stack.advance_landing_cursor()
         except Exception as error:  # noqa: BLE001
             # Restarting the landing sensor now would start a run for every bench file.
             log(f"could not move the landing sensor past the bench's files ({error}); leaving it STOPPED")

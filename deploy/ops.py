@@ -114,21 +114,18 @@ def wait_healthy(env_file: Path, service: str, timeout: float) -> None:
 
 
 def build(location: str, tag: str, context: Path) -> str:
-    """Build one location's image. PYTHON_BASE, if set, replaces the default base image."""
-    ref = image(location, tag)
-    args = ["docker", "build", "--target", "location", "--build-arg", f"LOCATION={location}"]
-    if os.environ.get("PYTHON_BASE"):
-        args += ["--build-arg", f"PYTHON_BASE={os.environ['PYTHON_BASE']}"]
-    print(f"building {ref} from {context}", flush=True)
-    if subprocess.run([*args, "-t", ref, "-f", str(context / "Dockerfile"), str(context)]).returncode:
-        raise OpsError(f"docker build of {ref} failed")
-    return ref
+    """Build one location's image."""
+    return docker_build(image(location, tag), ["--target", "location", "--build-arg", f"LOCATION={location}"], context)
 
 
 def build_platform(tag: str, context: Path) -> str:
     """Build the platform image (webserver and daemon)."""
-    ref = image(PLATFORM, tag)
-    args = ["docker", "build", "--target", "platform"]
+    return docker_build(image(PLATFORM, tag), ["--target", "platform"], context)
+
+
+def docker_build(ref: str, target: list[str], context: Path) -> str:
+    """`docker build` of one Dockerfile target as ref. PYTHON_BASE, if set, replaces the base."""
+    args = ["docker", "build", *target]
     if os.environ.get("PYTHON_BASE"):
         args += ["--build-arg", f"PYTHON_BASE={os.environ['PYTHON_BASE']}"]
     print(f"building {ref} from {context}", flush=True)

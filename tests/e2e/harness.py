@@ -137,9 +137,9 @@ class Stack:
         active = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
         self.wait_until("no run in flight", lambda: gql.count_runs(self.client, active) == 0, timeout, 5)
 
-    def start_landing_sensor_from_now(self) -> None:
-        """Start the landing sensor with its cursor past every file already in landing (earlier
-        tests loaded theirs by hand), so it starts runs only for files that arrive from now on."""
+    def advance_landing_cursor(self) -> None:
+        """Move the landing sensor's cursor past every file now in landing (a dry run of the
+        sensor from its cursor gives the cursor it would end on)."""
         selector = {"repositoryLocationName": "ingest", "repositoryName": gql.REPOSITORY,
                     "sensorName": "landing_files_sensor"}
         state = self.client.query(
@@ -149,14 +149,22 @@ class Stack:
         )["sensorOrError"]["sensorState"]["typeSpecificData"]["lastCursor"]
         tick = self.client.query(
             "mutation DryRun($s: SensorSelector!, $c: String) { sensorDryRun(selectorData: $s, cursor: $c)"
-            " { __typename ... on DryRunInstigationTick { evaluationResult { cursor } } } }",
+            " { __typename ... on PythonError { message }"
+            " ... on DryRunInstigationTick { evaluationResult { cursor error { message } } } } }",
             {"s": selector, "c": state},
         )["sensorDryRun"]
+        if tick["__typename"] != "DryRunInstigationTick" or tick["evaluationResult"]["error"]:
+            raise RuntimeError(f"landing sensor dry run failed: {tick}")
         self.client.query(
             "mutation SetCursor($s: SensorSelector!, $c: String) { setSensorCursor(sensorSelector: $s,"
             " cursor: $c) { __typename } }",
             {"s": selector, "c": tick["evaluationResult"]["cursor"]},
         )
+
+    def start_landing_sensor_from_now(self) -> None:
+        """Start the landing sensor past every file already in landing (earlier tests loaded
+        theirs by hand), so it starts runs only for files that arrive from now on."""
+        self.advance_landing_cursor()
         gql.set_sensor_running(self.client, "ingest", "landing_files_sensor", True)
 
     def run_containers(self, run_id: str) -> list[str]:
