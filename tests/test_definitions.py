@@ -32,6 +32,14 @@ def test_every_location_loads_without_environment(location_defs, monkeypatch):
         assert graph.asset_check_keys, f"{name} has no asset checks"
 
 
+def test_every_job_runs_its_steps_in_the_run_process(location_defs):
+    """A process per step re-imports the location for every step; see lake.env.RUN_EXECUTOR."""
+    for name, defs in location_defs.items():
+        jobs = [defs.resolve_implicit_global_asset_job_def(), *(defs.resolve_job_def(j.name) for j in defs.jobs or [])]
+        for job in jobs:
+            assert job.executor_def.name == "in_process", f"{name}: {job.name} uses {job.executor_def.name}"
+
+
 def test_every_dependency_is_defined_by_exactly_one_location(location_defs):
     owners: dict[dg.AssetKey, str] = {}
     for name, defs in location_defs.items():

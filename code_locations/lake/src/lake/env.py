@@ -19,6 +19,14 @@ LAKE_ENV = {
 }
 
 
+# How every location's runs execute their steps: one after another in the run's own process (each
+# run already has its own container). Dagster's default starts a process per step, and each of
+# those imports the location again: 4-6 s a step on 2 cores, most of a one-partition run. A run
+# here is one partition range of one or two assets whose steps depend on each other, so nothing
+# ran in parallel anyway. Run retries (dagster.yaml) still retry a run whose worker dies.
+RUN_EXECUTOR = dg.in_process_executor
+
+
 def object_store_from_env() -> ObjectStore:
     return ObjectStore(
         endpoint_url=dg.EnvVar("LAKE_S3_ENDPOINT_URL"),

@@ -1,8 +1,10 @@
 import dagster as dg
 
+from lake.env import RUN_EXECUTOR
 from reporting.duck import reporting_resources
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(resources=reporting_resources())
+    """The location's resources and how its runs execute (lake.env.RUN_EXECUTOR)."""
+    return dg.Definitions(resources=reporting_resources(), executor=RUN_EXECUTOR)
