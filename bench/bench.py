@@ -1,6 +1,6 @@
 """The platform's benchmark: every figure beside its baseline, measured in the same run.
 
-    bash bench/run.sh [--size small|full] [--reuse] [--only P1,P3] [--out bench/results/latest.json]
+    bash bench/run.sh [--size smoke|small|medium|full] [--reuse] [--only P1,P3] [--out bench/results/latest.json]
 
 It brings the compose stack up (or, with --reuse, uses the one running), lands the data each
 figure needs on dates no other figure or test uses, measures P1-P7 (see docs/performance.md for
@@ -37,7 +37,10 @@ import plain_polars  # noqa: E402
 
 SIZES = {
     # P2 days x events per day; the one-partition-per-run baseline's days; P6 days x files a day;
-    # P1 launches.
+    # P1 launches. "smoke" is CI's: every figure, once, in a few minutes; its figures are not
+    # quoted (one sample each).
+    "smoke": {"p2_days": 2, "p2_events": 5_000, "p2b_days": 1, "p6_days": 5, "p6_files": 24, "p1_runs": 1,
+              "p3_rows": 100_000, "p3_repeats": 1},
     "small": {"p2_days": 4, "p2_events": 20_000, "p2b_days": 2, "p6_days": 30, "p6_files": 24, "p1_runs": 3,
               "p3_rows": 500_000, "p3_repeats": 3},
     "medium": {"p2_days": 28, "p2_events": 100_000, "p2b_days": 7, "p6_days": 365, "p6_files": 24, "p1_runs": 10,
@@ -182,7 +185,7 @@ class Bench:
 
     def p2_backfill(self) -> dict:
         n, m = self.cfg["p2_days"], self.cfg["p2_events"]
-        first = P2_START if self.size != "small" else P2_START_SMALL
+        first = P2_START_SMALL if self.size in ("smoke", "small") else P2_START
         dates = [d.isoformat() for d in landing.days(first, n)]
         log(f"P2 landing {n} days x {m:,} events")
         landing.land_days(self.s3, first, n, m)
@@ -556,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [f.strip().upper() for f in args.only.split(",")]
 
     stack = Stack(use_standins())
-    stack.env["DEMO_DAYS"] = os.environ.get("DEMO_DAYS", "2" if args.size == "small" else "21")
+    stack.env["DEMO_DAYS"] = os.environ.get("DEMO_DAYS", "2" if args.size in ("smoke", "small") else "21")
     if args.reuse:
         stack.wait_until("every location loaded", lambda: all(
             e["status"] == "loaded" for e in gql.locations(stack.client)), timeout=300)

@@ -1,4 +1,4 @@
-"""The benchmark at its small size, as a smoke: it runs end to end on the real stack, every figure
+"""The benchmark at its smoke size: it runs end to end on the real stack, every figure
 P1-P7 is there, and the platform's daily_summary equals the plain polars script's. No timing is
 asserted (these machines are noisy); the figures are kept in test-artifacts/bench.json.
 
@@ -26,9 +26,9 @@ SENSORS = [
 ]
 
 
-def test_the_small_benchmark_measures_every_figure_beside_its_baseline(stack):
+def test_the_smoke_benchmark_measures_every_figure_beside_its_baseline(stack):
     out = ARTIFACTS / "bench.json"
-    args = [sys.executable, str(ROOT / "bench" / "bench.py"), "--size", "small", "--reuse", "--out", str(out)]
+    args = [sys.executable, str(ROOT / "bench" / "bench.py"), "--size", "smoke", "--reuse", "--out", str(out)]
     fresh = stack.cold_up_started_at is not None
     if fresh:
         args += ["--up-started-at", str(stack.cold_up_started_at), "--up-healthy-s", str(stack.cold_up_healthy_s)]
