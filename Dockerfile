@@ -32,8 +32,11 @@ COPY dagster.yaml /opt/dagster/home/dagster.yaml
 FROM base AS platform
 RUN uv sync --frozen --no-dev --package dagster-platform
 COPY workspace.yaml /opt/dagster/home/workspace.yaml
-# Runs as root: the webserver and the daemon talk to the Docker socket to launch and terminate
-# runs, and the socket's group id differs from host to host.
+# The webserver and the daemon talk to the Docker socket to launch and terminate runs, and the
+# socket's group id differs from host to host. The entrypoint starts as root only to read that id,
+# then runs the service as `dagster` with that group (deploy/platform/entrypoint.sh).
+COPY deploy/platform/entrypoint.sh /usr/local/bin/dataplatform-entrypoint
+ENTRYPOINT ["dataplatform-entrypoint"]
 EXPOSE 3000
 CMD ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "/opt/dagster/home/workspace.yaml"]
 

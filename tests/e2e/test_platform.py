@@ -84,6 +84,28 @@ def test_only_the_webserver_and_minio_are_published_and_only_on_loopback(stack):
     }
 
 
+def test_only_the_webserver_and_the_daemon_reach_the_docker_socket_and_not_as_root(stack):
+    mounts = {}
+    for container in stack.compose("ps", "-q").split():
+        info = json.loads(subprocess.run(["docker", "inspect", container], capture_output=True, text=True).stdout)[0]
+        service = info["Config"]["Labels"]["com.docker.compose.service"]
+        if any(m["Source"] == "/var/run/docker.sock" for m in info["Mounts"]):
+            mounts[service] = container
+    assert sorted(mounts) == ["daemon", "webserver"]
+    socket_gid = str(Path("/var/run/docker.sock").stat().st_gid)
+    for service in ("webserver", "daemon", "ingest", "transforms", "reporting"):
+        status = sh_in(stack, service, "cat", "/proc/1/status")
+        uid = re.search(r"^Uid:\s+(\d+)", status, re.M).group(1)
+        assert uid == "10001", f"{service} runs as uid {uid}"
+        if service in mounts:
+            assert socket_gid in re.search(r"^Groups:(.*)$", status, re.M).group(1).split(), service
+
+
+def sh_in(stack, service: str, *command: str) -> str:
+    container = stack.compose("ps", "-q", service).split()[0]
+    return subprocess.run(["docker", "exec", container, *command], capture_output=True, text=True, check=True).stdout
+
+
 def test_the_nightly_schedule_is_running(stack):
     assert gql.schedule_state(stack.client, "ingest", "raw_events_nightly") == "RUNNING"
 
