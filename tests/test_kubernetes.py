@@ -177,6 +177,7 @@ def chart_instance(values: dict) -> dict:
         "sensors": {"use_threads": daemon["sensors"]["useThreads"], "num_workers": daemon["sensors"]["numWorkers"]},
         "telemetry": {"enabled": values["telemetry"]["enabled"]},
         "retention": retention,
+        "python_logs": {"managed_python_loggers": values["pythonLogs"]["managedPythonLoggers"]},
     }
     if daemon["runRetries"]["enabled"]:
         generated["run_retries"] = {"enabled": True, "max_retries": daemon["runRetries"]["maxRetries"]}
@@ -192,7 +193,7 @@ def test_instance_settings_agree_with_dagster_yaml(values, instance):
     assert k8s["run_coordinator"] == instance["run_coordinator"]
     # Run monitoring, run retries, threaded daemons and telemetry: identical.
     for section in ("run_monitoring", "run_retries", "schedules", "sensors", "backfills",
-                    "auto_materialize", "telemetry", "local_artifact_storage"):
+                    "auto_materialize", "telemetry", "local_artifact_storage", "python_logs"):
         assert k8s[section] == instance[section], section
     assert instance["run_retries"]["retry_on_asset_or_op_failure"] is False
     # Retention: identical, except that the chart also requires `started` (-1, Dagster's default).

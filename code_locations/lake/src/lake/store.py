@@ -1,5 +1,6 @@
 """The object store every location reads and writes: S3, MinIO, or any S3-compatible server."""
 
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -7,7 +8,22 @@ from datetime import datetime
 
 import dagster as dg
 import s3fs
+from aiobotocore.session import AioSession
 from pydantic import Field, PrivateAttr
+
+log = logging.getLogger(__name__)
+
+# A storage outage of a few minutes must not fail runs, sensors or checks. Transient errors
+# (refused or reset connections, timeouts, HTTP 5xx, throttling) are retried by botocore's standard
+# mode: exponential backoff with full jitter, at most 20 s a wait. 40 attempts hold a request for
+# about 6 minutes on average, and for less than 3 minutes with odds below one in a million. 4xx
+# answers (a missing key, access denied) are never retried, nor is anything our code raises.
+STORAGE_ATTEMPTS = 40
+STORAGE_CLIENT_CONFIG = {
+    "retries": {"mode": "standard", "total_max_attempts": STORAGE_ATTEMPTS},
+    "connect_timeout": 5,
+    "read_timeout": 60,
+}
 
 
 @dataclass(frozen=True)
@@ -47,12 +63,31 @@ class ObjectStore(dg.ConfigurableResource):
             "secret": self.secret_access_key,
             "endpoint_url": self.endpoint_url,
             "client_kwargs": {"region_name": self.region},
-            "config_kwargs": {"s3": {"addressing_style": "path"}},
+            "config_kwargs": {"s3": {"addressing_style": "path"}, **STORAGE_CLIENT_CONFIG},
+            "session": self._session(),
             # Each resource instance gets its own client: cached clients outlive a test's server.
             "skip_instance_cache": True,
             # Other processes write the bucket: a listing must always be fresh.
             "use_listings_cache": False,
         }
+
+    def _session(self) -> AioSession:
+        """A botocore session whose clients log each failed attempt, naming the endpoint and the
+        cause, while they back off (botocore itself retries silently)."""
+        session = AioSession()
+        session.register("needs-retry.s3", self._warn_on_failed_attempt)
+        return session
+
+    def _warn_on_failed_attempt(self, attempts: int, caught_exception=None, response=None, **_) -> None:
+        status = response[0].status_code if response else None
+        if caught_exception is None and (status is None or status < 500):
+            return None  # a success, or an answer no retry can change
+        cause = caught_exception or f"HTTP {status}"
+        log.warning(
+            "object store %s unavailable (attempt %d of %d, backing off): %s",
+            self.endpoint_url, attempts, STORAGE_ATTEMPTS, cause,
+        )
+        return None  # botocore's own handler decides whether and when to retry
 
     def filesystem(self) -> s3fs.S3FileSystem:
         """This resource's one s3fs client, built on first use: a client per call cost a new
@@ -109,9 +144,11 @@ class ObjectStore(dg.ConfigurableResource):
         """Create the bucket if it does not exist (s3fs would send us-east-1 as a location
         constraint, which S3 and MinIO reject, so this goes through boto3)."""
         import boto3
+        from botocore.config import Config
 
         client = boto3.client(
             "s3",
+            config=Config(**STORAGE_CLIENT_CONFIG),
             endpoint_url=self.endpoint_url,
             aws_access_key_id=self.access_key_id,
             aws_secret_access_key=self.secret_access_key,
