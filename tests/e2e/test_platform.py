@@ -7,6 +7,7 @@ import io
 import json
 import re
 import subprocess
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -171,13 +172,37 @@ def test_the_run_stdout_is_readable_after_its_container_is_gone(stack):
     assert re.search(r"Loaded \d+ events from 1 files", logs)
 
 
-def test_a_two_week_backfill_completes_in_runs_of_a_week(stack):
+def test_a_two_week_backfill_completes_in_runs_of_a_week_through_a_storage_outage(stack):
     for day in BACKFILL:
         land(stack, day, events=80)
+    known = {r["run_id"] for r in gql.runs(stack.client, limit=None)}
+    outage: dict = {}
+
+    def storage_outage():
+        """As soon as the backfill's first run starts, the object store goes away for 100 s."""
+        def started():
+            return [r for r in gql.runs(stack.client, statuses=["STARTING", "STARTED"], limit=10)
+                    if r["run_id"] not in known]
+        try:
+            stack.wait_until("the backfill's first run to start", started, timeout=900, every=0.5)
+            stack.compose("stop", "minio")
+            outage["stopped"] = time.monotonic()
+            time.sleep(100)
+        finally:
+            stack.compose("start", "minio")
+            outage["back"] = time.monotonic()
+
+    drill = threading.Thread(target=storage_outage)
+    drill.start()
     result = stack.ops("backfill", "--start", BACKFILL[0], "--end", BACKFILL[-1], "--wait", "--timeout", "1500")
+    drill.join()
+    assert outage["back"] - outage["stopped"] >= 100
     backfill_id = re.search(r"backfill (\w+):", result.stdout).group(1)
     status = gql.backfill_status(stack.client, backfill_id)
     assert status["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), status
+    # While the store was down, a run said so, naming the endpoint and the cause.
+    messages = [m for r in status["runs"] for _, m in gql.run_event_messages(stack.client, r["run_id"])]
+    assert any("object store http://minio:9000 unavailable" in m and "Could not connect" in m for m in messages)
     for day in BACKFILL:
         for layer in CHAIN:
             assert stack.s3.exists(f"{layer}/date={day}/data.parquet"), f"{layer} {day}"
