@@ -272,6 +272,9 @@ def test_a_killed_run_container_is_marked_failed_and_the_retry_succeeds(stack):
     stack.wait_until("the run to start", lambda: gql.run_status(stack.client, run_id) == "STARTED", 900, 0.3)
     container = stack.run_containers(run_id)
     assert container, "no container for the started run"
+    # The location's run memory limit (INGEST_RUN_MEMORY, 2g by default), swap included.
+    host_config = json.loads(subprocess.run(["docker", "inspect", container[0]], capture_output=True, text=True).stdout)[0]["HostConfig"]
+    assert host_config["Memory"] == host_config["MemorySwap"] == 2 * 1024**3
     subprocess.run(["docker", "kill", container[0]], check=True, capture_output=True)
 
     assert gql.wait_for_run(stack.client, run_id, timeout=240) == "FAILURE"
