@@ -38,7 +38,10 @@ COPY workspace.yaml /opt/dagster/home/workspace.yaml
 COPY deploy/platform/entrypoint.sh /usr/local/bin/dataplatform-entrypoint
 ENTRYPOINT ["dataplatform-entrypoint"]
 EXPOSE 3000
-CMD ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "/opt/dagster/home/workspace.yaml"]
+# The webserver keeps one pooled Postgres connection. After a Postgres restart that connection is
+# dead and the first query on it fails; a connection older than 5 s is replaced before use instead,
+# so no restart of 5 s or more reaches a user (a new connection is a few milliseconds).
+CMD ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "/opt/dagster/home/workspace.yaml", "--db-pool-recycle", "5"]
 
 FROM base AS location
 ARG LOCATION

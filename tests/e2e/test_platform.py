@@ -288,6 +288,31 @@ def test_a_killed_run_container_is_marked_failed_and_the_retry_succeeds(stack):
     assert gql.wait_for_run(stack.client, retry[0]["run_id"], timeout=300) == "SUCCESS"
 
 
+def test_a_postgres_restart_mid_run_never_reaches_a_user_and_the_run_completes(stack):
+    run_id = gql.launch_asset_run(
+        stack.client, "ingest", [["raw", "raw_events"]],
+        tags={"dagster/asset_partition_range_start": BACKFILL[7], "dagster/asset_partition_range_end": BACKFILL[13]},
+    )
+    stack.wait_until("the run to start", lambda: gql.run_status(stack.client, run_id) == "STARTED", 900, 0.3)
+    stack.compose("stop", "postgres")
+    time.sleep(15)
+    stack.compose("start", "postgres")
+    stack.wait_until("postgres healthy", lambda: stack.health("postgres") == "healthy", 120, 1)
+    time.sleep(10)
+    # From now on every query answers: no stale pooled connection surfaces as an error.
+    for _ in range(5):
+        assert gql.locations(stack.client) and gql.runs(stack.client, limit=5)
+        assert gql.run_status(stack.client, run_id)
+    # The run completes, or (if the outage broke its worker) its automatic retry does.
+    if gql.wait_for_run(stack.client, run_id, timeout=600) != "SUCCESS":
+        retry = stack.wait_until(
+            "a retry of the run", lambda: gql.runs(stack.client, tags={"dagster/parent_run_id": run_id}, limit=None), 300
+        )
+        assert gql.wait_for_run(stack.client, retry[0]["run_id"], timeout=600) == "SUCCESS"
+    for day in BACKFILL[7:]:
+        assert stack.s3.exists(f"raw/raw_events/date={day}/data.parquet"), day
+
+
 def test_down_then_up_keeps_run_history_and_lake_data(stack):
     gql.set_sensor_running(stack.client, "transforms", "transforms_automation", False)
     gql.set_sensor_running(stack.client, "reporting", "reporting_automation", False)
