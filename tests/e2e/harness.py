@@ -84,9 +84,9 @@ class Stack:
             secret_access_key="minioadmin",
         )
 
-    def compose(self, *args: str, check: bool = True, timeout: float = 1800) -> str:
+    def compose(self, *args: str, check: bool = True, timeout: float = 1800, env: dict | None = None) -> str:
         extra = ["--env-file", str(self.env_file)] if self.env_file.exists() else []
-        return sh(*self.compose_cmd, *extra, *args, check=check, env=self.env, timeout=timeout)
+        return sh(*self.compose_cmd, *extra, *args, check=check, env={**self.env, **(env or {})}, timeout=timeout)
 
     def ops(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run(

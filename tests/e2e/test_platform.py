@@ -247,21 +247,51 @@ def test_redeploying_transforms_leaves_runs_in_flight_and_other_locations_alone(
     assert {s: stack.container(s)["State"]["StartedAt"] for s in started} == started
 
 
+# The broken build: its definitions need a variable the runtime environment does not set.
+MISSING_SETTING = "TRANSFORMS_E2E_REQUIRED_SETTING"
+
+
 def test_a_broken_transforms_image_is_rolled_back_with_a_clear_message(stack, tmp_path):
     context = stack.build_context(tmp_path / "broken")
     events = context / "code_locations/transforms/src/transforms/defs/events.py"
-    events.write_text('raise RuntimeError("deliberately broken for the rollback test")\n' + events.read_text())
+    events.write_text(f'import os\nos.environ["{MISSING_SETTING}"]\n' + events.read_text())
     stack.ops("build", "transforms", "--tag", "e2e-broken", "--context", str(context))
 
     result = stack.ops("redeploy", "transforms", "--tag", "e2e-broken", "--no-build", check=False)
 
     assert result.returncode == 1
     assert "ROLLBACK: dataplatform/transforms:e2e-broken failed" in result.stderr
-    assert "deliberately broken for the rollback test" in result.stderr
+    assert MISSING_SETTING in result.stderr
     assert "back on dataplatform/transforms:e2e-v2" in result.stderr
     entry = next(e for e in gql.locations(stack.client) if e["name"] == "transforms")
     assert entry["status"] == "loaded" and entry["image"] == "dataplatform/transforms:e2e-v2"
     assert stack.health("transforms") == "healthy"
+
+
+def test_a_location_failing_to_load_at_up_leaves_the_rest_running_and_says_why(stack):
+    """`docker compose up` with the broken transforms build (no rollback this time): the other
+    locations, the webserver and the daemon carry on, and the error is named where people look."""
+    started = time.monotonic()
+    # A variable in the shell beats the env file's (where ops.py keeps transforms on e2e-v2).
+    stack.compose("up", "-d", timeout=600, env={"TRANSFORMS_TAG": "e2e-broken"})
+    assert time.monotonic() - started < 300, "compose up hung on the broken location"
+    try:
+        def settled():
+            entries = {e["name"]: e for e in gql.locations(stack.client)}
+            broken = entries["transforms"]
+            return broken["status"] != "loaded" and MISSING_SETTING in (broken["error"] or "") and entries
+        entries = stack.wait_until("transforms to show its load error", settled, timeout=300)
+        assert entries["ingest"]["status"] == entries["reporting"]["status"] == "loaded"
+        for service in ("webserver", "daemon", "ingest", "reporting"):
+            assert stack.health(service) == "healthy", service
+        status = stack.ops("status").stdout
+        line = next(l for l in status.splitlines() if l.strip().startswith("transforms ") and "dataplatform/" not in l)
+        assert MISSING_SETTING in status[status.index(line):], status
+        run_id = gql.launch_asset_run(stack.client, "ingest", [["raw", "raw_events"]], partition_key=DAY)
+        assert gql.wait_for_run(stack.client, run_id, timeout=600) == "SUCCESS"
+    finally:
+        stack.ops("redeploy", "transforms", "--tag", "e2e-v2", "--no-build")
+    assert next(e for e in gql.locations(stack.client) if e["name"] == "transforms")["status"] == "loaded"
 
 
 def test_a_killed_run_container_is_marked_failed_and_the_retry_succeeds(stack):
