@@ -90,3 +90,24 @@ def test_reason_and_released_by_are_required_and_not_blank(object_store, instanc
     result = release(object_store, instance, quarantine_key=KEY, reason="  ", released_by="ana")
     assert not result.success
     assert object_store.exists(KEY)
+
+
+def test_a_successful_release_requests_its_day_once_keyed_on_the_release_run(object_store, instance):
+    from ingest.defs.release import reload_released_days
+
+    quarantine(object_store)
+    result = release(object_store, instance, quarantine_key=KEY, reason="fixed upstream", released_by="ana")
+    assert result.success
+    run = instance.get_run_by_id(result.run_id)  # with the tags the op added
+    success = next(
+        e for e in instance.all_logs(result.run_id) if e.dagster_event and e.dagster_event.event_type_value == "PIPELINE_SUCCESS"
+    )
+    context = dg.build_run_status_sensor_context(
+        sensor_name=reload_released_days.name, dagster_instance=instance, dagster_run=run, dagster_event=success.dagster_event
+    )
+    request = reload_released_days(context)
+    assert request.partition_key == "2024-08-05"
+    assert request.run_key == result.run_id
+    assert request.tags["landing/file"] == "landing/events/2024-08-05/orders.csv"
+    assert request.tags["quarantine/released_by"] == "ana"
+    assert [j.name for j in reload_released_days.jobs] == ["raw_events_job"]

@@ -2,8 +2,12 @@
 
 Launched from the UI (Jobs -> release_from_quarantine -> Launchpad) or with
 ``deploy/ops.py release QUARANTINE_KEY --reason TEXT``. The file is moved back to
-``landing/events/<date>/<name>`` as a new object, so the landing sensor loads its day again by
-itself; an audit record is written to ``quarantine/releases/``.
+``landing/events/<date>/<name>`` and an audit record is written to ``quarantine/releases/``; when
+the release run succeeds, the ``reload_released_days`` sensor loads its day again.
+
+Why a sensor of its own: the landing sensor keys its runs on ``<key>@<etag>`` so that the same
+bytes never load twice, and a released file is the same bytes that were rejected. A release is the
+one deliberate exception, so it gets its own run, keyed on the release run.
 """
 
 import json
@@ -13,6 +17,7 @@ from datetime import datetime, timezone
 import dagster as dg
 from pydantic import Field, field_validator
 
+from ingest.defs.automation import raw_events_job
 from ingest.landing import QUARANTINE_PREFIX, landing_prefix
 from lake.store import ObjectStore
 
@@ -89,8 +94,8 @@ def release_quarantined_file(
     object_store.write_bytes(audit_key, json.dumps(record, indent=2).encode())
     context.log.info(
         f"Released s3://{object_store.bucket}/{source} to s3://{object_store.bucket}/{target}"
-        f" (by {config.released_by}: {config.reason}); audit record {audit_key}. The landing"
-        f" sensor loads {day} again."
+        f" (by {config.released_by}: {config.reason}); audit record {audit_key}. The"
+        f" reload_released_days sensor loads {day} again when this run succeeds."
     )
 
 
@@ -104,10 +109,31 @@ def _read_error(store: ObjectStore, key: str) -> str | None:
 
 @dg.job(
     description=(
-        "Release a quarantined landing file: moves it back to landing/events/<date>/ (the landing"
-        " sensor then loads the day again) and writes an audit record to quarantine/releases/."
+        "Release a quarantined landing file: moves it back to landing/events/<date>/ and writes an"
+        " audit record to quarantine/releases/; the reload_released_days sensor then loads the day."
     ),
     tags={"domain": "events"},
 )
 def release_from_quarantine():
     release_quarantined_file()
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[release_from_quarantine],
+    request_job=raw_events_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="When a release from quarantine succeeds, load the released file's day again.",
+)
+def reload_released_days(context: dg.RunStatusSensorContext) -> dg.RunRequest:
+    tags = context.dagster_run.tags
+    day, _, _ = parse_quarantine_key(tags["quarantine/file"])
+    return dg.RunRequest(
+        run_key=context.dagster_run.run_id,
+        partition_key=day,
+        tags={
+            "landing/file": tags["landing/file"],
+            "quarantine/released_by": tags["quarantine/released_by"],
+            "quarantine/release_run": context.dagster_run.run_id,
+        },
+    )
