@@ -57,6 +57,7 @@ def test_round_trip_restores_every_object_byte_identical_into_missing_buckets(so
     }
     names = tarfile.open(fileobj=io.BytesIO(archive.getvalue())).getnames()
     assert f"{source[0].bucket}/landing/events/2024-05-01/orders.csv" in names
+    assert source[2].bucket in names  # the empty bucket, as a directory member
 
     etags_before = [etags(store) for store in source]
     for store in source:  # a fresh stack: no buckets at all; import creates them

@@ -3,7 +3,8 @@
     python -m lake.backup export > objects.tar    # LAKE_BUCKET and DAGSTER_COMPUTE_LOGS_BUCKET
     python -m lake.backup import < objects.tar    # creates missing buckets, overwrites keys
 
-Members are named ``<bucket>/<key>``. Objects are read and written through the S3 API, so this
+Members are named ``<bucket>/<key>``, after a directory member ``<bucket>/`` that names each
+bucket (so an empty bucket is in the archive too). Objects are read and written through the S3 API, so this
 works against MinIO and AWS S3 alike; deploy/ops.py runs it in a one-off container of the stack.
 Import leaves objects that are not in the archive where they are.
 """
@@ -29,6 +30,9 @@ def export(stores: Iterable[ObjectStore], fileobj: BinaryIO) -> dict[str, tuple[
     counts = {}
     with tarfile.open(fileobj=fileobj, mode="w|") as tar:
         for store in stores:
+            bucket = tarfile.TarInfo(f"{store.bucket}/")
+            bucket.type, bucket.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(bucket)
             objects, size = 0, 0
             for obj in store.list(""):
                 try:
