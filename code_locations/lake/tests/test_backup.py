@@ -3,6 +3,7 @@
 import io
 import sys
 import tarfile
+import time
 import uuid
 
 import pytest
@@ -109,3 +110,16 @@ def test_command_line_exports_and_imports_the_buckets_named_in_the_environment(s
     assert contents(lake) == OBJECTS
     assert f"imported 1 objects (9 bytes) of bucket {logs.bucket}" in capsys.readouterr().err
     assert main(["export", "--all"]) == 2
+
+
+def test_objects_are_exported_oldest_first(s3_endpoint):
+    [store] = new_buckets(s3_endpoint)[:1]
+    store.ensure_bucket()
+    store.write_bytes("landing/events/2024-05-01/b.csv", b"arrived first")
+    time.sleep(1.1)  # moto's timestamps have whole seconds
+    store.write_bytes("landing/events/2024-05-01/a.csv", b"arrived second")
+    archive = io.BytesIO()
+    export([store], archive)
+    names = tarfile.open(fileobj=io.BytesIO(archive.getvalue())).getnames()
+    assert names == [store.bucket, f"{store.bucket}/landing/events/2024-05-01/b.csv",
+                     f"{store.bucket}/landing/events/2024-05-01/a.csv"]

@@ -6,7 +6,8 @@
 Members are named ``<bucket>/<key>``, after a directory member ``<bucket>/`` that names each
 bucket (so an empty bucket is in the archive too). Objects are read and written through the S3 API, so this
 works against MinIO and AWS S3 alike; deploy/ops.py runs it in a one-off container of the stack.
-Import leaves objects that are not in the archive where they are.
+Objects are exported oldest first and imported in that order. Import leaves objects that are not
+in the archive where they are.
 """
 
 import io
@@ -34,7 +35,10 @@ def export(stores: Iterable[ObjectStore], fileobj: BinaryIO) -> dict[str, tuple[
             bucket.type, bucket.mode = tarfile.DIRTYPE, 0o755
             tar.addfile(bucket)
             objects, size = 0, 0
-            for obj in store.list(""):
+            # Oldest first: import writes in this order, and restored objects get new modification
+            # times, so their order is what is left of the original arrival order (raw_events
+            # loads a day's files in that order).
+            for obj in sorted(store.list(""), key=lambda o: (o.last_modified, o.key)):
                 try:
                     data = store.read_bytes(obj.key)
                 except FileNotFoundError:
