@@ -9,6 +9,8 @@ Python 3.10+ on the Docker host, from the repository root.
     python3 deploy/ops.py build --push REGISTRY --tag v42 [--no-build]  # all four images, for Kubernetes
     python3 deploy/ops.py redeploy transforms --tag v42 --no-build
     python3 deploy/ops.py release quarantine/events/2024-08-05/<etag>/f.csv --reason "fixed upstream" [--by NAME] [--wait]
+    python3 deploy/ops.py backup [--out FILE]            # Postgres dump + every object, one archive
+    python3 deploy/ops.py restore ARCHIVE                # both back into the running stack
 
 Compose is called as `docker compose` (v2) or `docker-compose` (v1), whichever exists, and honours
 COMPOSE_FILE and COMPOSE_PROJECT_NAME. Image tags are kept in the env file (default .env), so a
@@ -18,14 +20,19 @@ later `docker compose up -d` keeps what was deployed.
 import argparse
 import datetime as dt
 import functools
+import hashlib
 import json
 import os
 import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
+import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dagster_gql as gql  # noqa: E402
@@ -53,17 +60,32 @@ def compose_command() -> list[str]:
     raise OpsError("neither `docker compose` nor `docker-compose` is installed")
 
 
-def compose(env_file: Path, *args: str, capture: bool = False) -> str:
+def compose_invocation(env_file: Path) -> tuple[list[str], dict[str, str]]:
+    """The compose command line and its environment."""
     cmd = list(compose_command())
     if env_file.exists():
         cmd += ["--env-file", str(env_file)]
     # docker-compose 1.29 gives up on a Docker API call after 60 s; a host busy with runs can be
     # slower than that to recreate a container.
     env = {"COMPOSE_HTTP_TIMEOUT": "300", **os.environ, **read_env(env_file)}
+    return cmd, env
+
+
+def compose(env_file: Path, *args: str, capture: bool = False) -> str:
+    cmd, env = compose_invocation(env_file)
     result = subprocess.run([*cmd, *args], cwd=ROOT, env=env, capture_output=capture, text=True)
     if result.returncode != 0:
         raise OpsError(f"`{' '.join(cmd + list(args))}` failed: {(result.stderr or '').strip()}")
     return result.stdout or ""
+
+
+def compose_stream(env_file: Path, *args: str, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+    """compose with a file as its stdin or stdout: dumps and tar streams, bytes not text. Its stderr
+    (progress, warnings, the command's own summary) goes to ours."""
+    cmd, env = compose_invocation(env_file)
+    result = subprocess.run([*cmd, *args], cwd=ROOT, env=env, stdin=stdin, stdout=stdout)
+    if result.returncode != 0:
+        raise OpsError(f"`{' '.join(cmd + list(args))}` failed (exit {result.returncode}); its output is above")
 
 
 def read_env(path: Path) -> dict[str, str]:
@@ -305,6 +327,162 @@ def release(args: argparse.Namespace) -> int:
     return 1
 
 
+# An archive holds these two members and manifest.json, which records their sha256.
+BACKUP_MEMBERS = ("postgres.dump", "objects.tar")
+# Stopped while a backup is restored: nothing may launch a run, tick or write the instance.
+RESTORE_STOPS = ("daemon", "webserver")
+IN_FLIGHT = ["STARTING", "STARTED", "CANCELING"]
+# Both run in a one-off container of the init service (the ingest image: lake, s3fs, the stack's
+# network and S3 credentials); -T: bytes on stdin/stdout, no terminal.
+OBJECTS_EXPORT = ("run", "--rm", "--no-deps", "-T", "init", "python", "-m", "lake.backup", "export")
+OBJECTS_IMPORT = ("run", "--rm", "--no-deps", "-T", "init", "python", "-m", "lake.backup", "import")
+
+
+def postgres_login(env_file: Path) -> tuple[str, str]:
+    """User and database, resolved as compose resolves ${POSTGRES_USER:-dagster} and ${POSTGRES_DB:-dagster}."""
+    env = {**os.environ, **read_env(env_file)}
+    return env.get("POSTGRES_USER") or "dagster", env.get("POSTGRES_DB") or "dagster"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def bucket_counts(objects_tar: Path) -> dict[str, dict[str, int]]:
+    """{bucket: {"objects": n, "bytes": b}} of an objects.tar (lake.backup: <bucket>/ then <bucket>/<key>)."""
+    counts: dict[str, dict[str, int]] = {}
+    with tarfile.open(objects_tar) as tar:
+        for member in tar:
+            bucket = counts.setdefault(member.name.split("/", 1)[0], {"objects": 0, "bytes": 0})
+            if member.isfile():
+                bucket["objects"] += 1
+                bucket["bytes"] += member.size
+    return counts
+
+
+def service_images(env_file: Path) -> dict[str, str]:
+    """{service: image} of the stack's containers."""
+    images = {}
+    for container in compose(env_file, "ps", "-q", capture=True).split():
+        config = inspect(container)["Config"]
+        images[config["Labels"].get("com.docker.compose.service", container)] = config["Image"]
+    return images
+
+
+def repository_commit() -> str | None:
+    """The commit of the checkout ops.py runs from, if it is a git checkout."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    except OSError:
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def describe(buckets: dict[str, dict[str, int]]) -> str:
+    return ", ".join(f"{name} {c['objects']} objects ({c['bytes']:,} bytes)" for name, c in buckets.items())
+
+
+def backup(args: argparse.Namespace) -> int:
+    env_file, created = Path(args.env_file), dt.datetime.now(dt.timezone.utc)
+    out = Path(args.out) if args.out else ROOT / "backups" / f"dataplatform-{created:%Y%m%dT%H%M%SZ}.tar.gz"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    user, db = postgres_login(env_file)
+    # Staged beside the archive, which appears only when complete (os.replace on one filesystem).
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".backup-") as tmp:
+        parts = Path(tmp)
+        # Postgres first, objects second: an object newer than the dump is merely new to the
+        # restored instance (the landing sensor loads such a file); the other order could restore
+        # materializations whose files are not in the archive.
+        print(f"dumping Postgres database {db}", flush=True)
+        with open(parts / "postgres.dump", "wb") as f:
+            compose_stream(env_file, "exec", "-T", "postgres", "pg_dump", "-U", user, "-d", db, "-Fc", stdout=f)
+        print("exporting every object of both buckets", flush=True)
+        with open(parts / "objects.tar", "wb") as f:
+            compose_stream(env_file, *OBJECTS_EXPORT, stdout=f)
+        manifest = {
+            "created": created.isoformat(timespec="seconds"),
+            "repository_commit": repository_commit(),
+            "images": service_images(env_file),
+            "postgres": {"user": user, "database": db},
+            "buckets": bucket_counts(parts / "objects.tar"),
+            "members": {
+                name: {"bytes": (parts / name).stat().st_size, "sha256": sha256(parts / name)}
+                for name in BACKUP_MEMBERS
+            },
+        }
+        (parts / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        with tarfile.open(parts / "archive.tar.gz", "w:gz", compresslevel=6) as tar:
+            for name in ("manifest.json", *BACKUP_MEMBERS):
+                tar.add(parts / name, arcname=name)
+        os.replace(parts / "archive.tar.gz", out)
+    dump_bytes = manifest["members"]["postgres.dump"]["bytes"]
+    print(f"backup {out}: Postgres dump ({dump_bytes:,} bytes); {describe(manifest['buckets'])}")
+    return 0
+
+
+def read_archive(archive: Path, into: Path) -> dict:
+    """Unpack a backup archive into `into` and check every member against its manifest; return the
+    manifest. Raises OpsError naming the member that is missing, unreadable or differs."""
+    at = "its start"
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for entry in tar:
+                at = f"member {entry.name}"
+                if entry.name in ("manifest.json", *BACKUP_MEMBERS) and entry.isfile():
+                    with tar.extractfile(entry) as src, open(into / entry.name, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+    except (OSError, EOFError, tarfile.TarError, zlib.error) as error:
+        raise OpsError(f"{archive} is corrupt or not a backup archive (at {at}): {error}") from error
+    try:
+        manifest = json.loads((into / "manifest.json").read_text())
+        expected = {name: manifest["members"][name]["sha256"] for name in BACKUP_MEMBERS}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise OpsError(f"{archive} has no readable manifest.json: {error!r}") from error
+    for name, digest in expected.items():
+        if not (into / name).is_file():
+            raise OpsError(f"{archive}: member {name} is missing")
+        if sha256(into / name) != digest:
+            raise OpsError(f"{archive}: member {name} is corrupt (its sha256 differs from the manifest's)")
+    return manifest
+
+
+def restore(args: argparse.Namespace) -> int:
+    env_file, archive, client = Path(args.env_file), Path(args.archive), gql.Client(args.url)
+    if not archive.is_file():
+        raise OpsError(f"{archive}: no such file")
+    with tempfile.TemporaryDirectory(prefix="dataplatform-restore-") as tmp:
+        parts = Path(tmp)
+        manifest = read_archive(archive, parts)
+        print(f"{archive}: backup of {manifest['created']}, checksums match", flush=True)
+        in_flight = gql.count_runs(client, statuses=IN_FLIGHT)
+        if in_flight:
+            raise OpsError(f"{in_flight} runs are in progress: let them finish (ops.py status) or terminate them first")
+        print(f"stopping {' and '.join(RESTORE_STOPS)}", flush=True)
+        compose(env_file, "stop", *RESTORE_STOPS)
+        user, db = postgres_login(env_file)
+        try:
+            with open(parts / "postgres.dump", "rb") as f:
+                # One transaction: a failed restore leaves the database as it was.
+                compose_stream(env_file, "exec", "-T", "postgres", "pg_restore", "-U", user, "-d", db,
+                               "--clean", "--if-exists", "--no-owner", "--single-transaction", stdin=f)
+            print(f"restored Postgres database {db}", flush=True)
+            with open(parts / "objects.tar", "rb") as f:
+                compose_stream(env_file, *OBJECTS_IMPORT, stdin=f)
+        except OpsError as error:
+            raise OpsError(f"{error}\n{' and '.join(RESTORE_STOPS)} stay stopped: fix the cause and run restore"
+                           f" again (it starts over), or `docker compose start {' '.join(RESTORE_STOPS)}`") from error
+    print(f"starting {' and '.join(RESTORE_STOPS)}", flush=True)
+    compose(env_file, "start", *RESTORE_STOPS)
+    for service in RESTORE_STOPS:
+        wait_healthy(env_file, service, args.timeout)
+    print(f"restored {archive}: {gql.count_runs(client)} runs in the instance; {describe(manifest['buckets'])}")
+    return 0
+
+
 def status(args: argparse.Namespace) -> int:
     env_file, client = Path(args.env_file), gql.Client(args.url)
     print("services:")
@@ -355,6 +533,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wait", action="store_true", help="wait until the release run finishes")
     p.add_argument("--timeout", type=float, default=600)
     p.set_defaults(func=release)
+
+    p = sub.add_parser("backup", help="one archive: Postgres dump and every object of both buckets")
+    p.add_argument("--out", help="archive to write (default: backups/dataplatform-<UTC timestamp>.tar.gz)")
+    p.set_defaults(func=backup)
+
+    p = sub.add_parser("restore", help="verify an archive, then restore Postgres and every object")
+    p.add_argument("archive", help="a file written by `ops.py backup`")
+    p.add_argument("--timeout", type=float, default=300, help="seconds for daemon and webserver to become healthy")
+    p.set_defaults(func=restore)
 
     for name, func in (("build", None), ("redeploy", redeploy)):
         p = sub.add_parser(name, help="build one location's image, or push images to a registry" if func is None

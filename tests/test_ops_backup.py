@@ -1,0 +1,191 @@
+"""deploy/ops.py backup and restore: the archive they write and check, and the compose calls they
+make, in order (compose, Docker and the webserver are stand-ins here)."""
+
+import hashlib
+import io
+import json
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "deploy"))
+import ops  # noqa: E402
+
+DUMP = b"PGDMP pretend custom-format dump"
+
+
+def objects_tar() -> bytes:
+    """What `python -m lake.backup export` writes: a directory member per bucket, then its objects."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in (("lake/", None), ("lake/landing/events/2024-05-01/a.csv", b"id\n1\n"),
+                           ("lake/lake/raw/raw_events/date=2024-05-01/data.parquet", b"PAR1" * 10),
+                           ("dagster-logs/", None)):
+            member = tarfile.TarInfo(name)
+            if data is None:
+                member.type = tarfile.DIRTYPE
+                tar.addfile(member)
+            else:
+                member.size = len(data)
+                tar.addfile(member, io.BytesIO(data))
+    return out.getvalue()
+
+
+OBJECTS = objects_tar()
+
+
+class Stack:
+    """Records every compose call; answers pg_dump and the object export with fixed bytes."""
+
+    def __init__(self, monkeypatch, in_flight: int = 0, fail: str | None = None):
+        self.calls, self.stdin, self.in_flight, self.fail = [], {}, in_flight, fail
+        monkeypatch.setattr(ops, "compose", self.compose)
+        monkeypatch.setattr(ops, "compose_stream", self.compose_stream)
+        monkeypatch.setattr(ops, "inspect", lambda c: {"Config": {"Labels": {"com.docker.compose.service": c},
+                                                                  "Image": f"dataplatform/{c}:v1"}})
+        monkeypatch.setattr(ops, "wait_healthy", lambda env_file, service, timeout: self.calls.append(("healthy", service)))
+        monkeypatch.setattr(ops.gql, "count_runs", self.count_runs)
+
+    def compose(self, env_file, *args, capture=False):
+        self.calls.append(args)
+        return "ingest\nwebserver\n" if args == ("ps", "-q") else ""
+
+    def compose_stream(self, env_file, *args, stdin=None, stdout=None):
+        self.calls.append(args)
+        if stdin is not None:
+            service = "postgres" if "postgres" in args else "init"  # pg_restore / lake.backup import
+            self.stdin[service] = stdin.read()
+        if self.fail and self.fail in args:
+            raise ops.OpsError(f"{self.fail} failed")
+        if "pg_dump" in args:
+            stdout.write(DUMP)
+        if args[-1] == "export":
+            stdout.write(OBJECTS)
+
+    def count_runs(self, client, statuses=None, tags=None):
+        self.calls.append(("count_runs", statuses))
+        return self.in_flight if statuses else 42
+
+
+@pytest.fixture
+def env_file(tmp_path, monkeypatch):
+    for name in ("POSTGRES_USER", "POSTGRES_DB"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "prod.env"
+    path.write_text("POSTGRES_USER=ana\nPOSTGRES_DB=platform\n")
+    return path
+
+
+def test_backup_writes_one_archive_with_dump_objects_and_manifest(env_file, tmp_path, monkeypatch, capsys):
+    stack = Stack(monkeypatch)
+    out = tmp_path / "nested" / "b.tar.gz"
+    assert ops.main(["--env-file", str(env_file), "backup", "--out", str(out)]) == 0
+
+    assert stack.calls[:2] == [
+        ("exec", "-T", "postgres", "pg_dump", "-U", "ana", "-d", "platform", "-Fc"),
+        ("run", "--rm", "--no-deps", "-T", "init", "python", "-m", "lake.backup", "export"),
+    ]
+    with tarfile.open(out, "r:gz") as tar:
+        assert tar.getnames() == ["manifest.json", "postgres.dump", "objects.tar"]
+        members = {name: tar.extractfile(name).read() for name in tar.getnames()}
+    assert members["postgres.dump"] == DUMP and members["objects.tar"] == OBJECTS
+    manifest = json.loads(members["manifest.json"])
+    assert manifest["members"]["objects.tar"] == {"bytes": len(OBJECTS), "sha256": hashlib.sha256(OBJECTS).hexdigest()}
+    assert manifest["members"]["postgres.dump"]["sha256"] == hashlib.sha256(DUMP).hexdigest()
+    assert manifest["buckets"] == {"lake": {"objects": 2, "bytes": 45}, "dagster-logs": {"objects": 0, "bytes": 0}}
+    assert manifest["images"] == {"ingest": "dataplatform/ingest:v1", "webserver": "dataplatform/webserver:v1"}
+    assert manifest["postgres"] == {"user": "ana", "database": "platform"}
+    assert f"backup {out}" in capsys.readouterr().out
+    assert [p.name for p in out.parent.iterdir()] == ["b.tar.gz"]  # no staging left behind
+
+
+def test_backup_defaults_to_a_timestamped_file_under_backups_and_compose_defaults(tmp_path, monkeypatch):
+    Stack(monkeypatch)
+    monkeypatch.setattr(ops, "ROOT", tmp_path)
+    for name in ("POSTGRES_USER", "POSTGRES_DB"):
+        monkeypatch.delenv(name, raising=False)
+    assert ops.main(["--env-file", str(tmp_path / "missing.env"), "backup"]) == 0
+    [archive] = (tmp_path / "backups").iterdir()
+    assert archive.name.startswith("dataplatform-20") and archive.name.endswith("Z.tar.gz")
+    assert ops.postgres_login(tmp_path / "missing.env") == ("dagster", "dagster")
+
+
+@pytest.fixture
+def archive(env_file, tmp_path, monkeypatch) -> Path:
+    Stack(monkeypatch)
+    path = tmp_path / "backup.tar.gz"
+    ops.main(["--env-file", str(env_file), "backup", "--out", str(path)])
+    return path
+
+
+def test_restore_stops_restores_both_and_starts_again(archive, env_file, monkeypatch, capsys):
+    stack = Stack(monkeypatch)
+    assert ops.main(["--env-file", str(env_file), "restore", str(archive)]) == 0
+    assert stack.calls == [
+        ("count_runs", ops.IN_FLIGHT),
+        ("stop", "daemon", "webserver"),
+        ("exec", "-T", "postgres", "pg_restore", "-U", "ana", "-d", "platform",
+         "--clean", "--if-exists", "--no-owner", "--single-transaction"),
+        ("run", "--rm", "--no-deps", "-T", "init", "python", "-m", "lake.backup", "import"),
+        ("start", "daemon", "webserver"),
+        ("healthy", "daemon"),
+        ("healthy", "webserver"),
+        ("count_runs", None),
+    ]
+    assert stack.stdin == {"postgres": DUMP, "init": OBJECTS}
+    out = capsys.readouterr().out
+    assert "checksums match" in out and "42 runs" in out and "lake 2 objects (45 bytes)" in out
+
+
+def rewrite(archive: Path, name: str, data: bytes) -> None:
+    """Replace one member's bytes and keep the manifest: what bit rot or a bad copy does."""
+    with tarfile.open(archive, "r:gz") as tar:
+        members = {n: tar.extractfile(n).read() for n in tar.getnames()}
+    members[name] = data
+    with tarfile.open(archive, "w:gz") as tar:
+        for n, content in members.items():
+            info = tarfile.TarInfo(n)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+
+
+@pytest.mark.parametrize("member", ["objects.tar", "postgres.dump"])
+def test_a_corrupt_member_is_refused_before_anything_is_stopped(archive, env_file, monkeypatch, capsys, member):
+    rewrite(archive, member, b"not what was backed up")
+    stack = Stack(monkeypatch)
+    assert ops.main(["--env-file", str(env_file), "restore", str(archive)]) == 1
+    assert f"member {member} is corrupt" in capsys.readouterr().err
+    assert stack.calls == []
+
+
+def test_a_truncated_or_foreign_archive_is_refused(archive, env_file, tmp_path, monkeypatch, capsys):
+    archive.write_bytes(archive.read_bytes()[:-200])
+    foreign = tmp_path / "foreign.tar.gz"
+    with tarfile.open(foreign, "w:gz") as tar:
+        tar.add(env_file, arcname="notes.txt")
+    stack = Stack(monkeypatch)
+    assert ops.main(["--env-file", str(env_file), "restore", str(archive)]) == 1
+    assert "is corrupt or not a backup archive" in capsys.readouterr().err
+    assert ops.main(["--env-file", str(env_file), "restore", str(foreign)]) == 1
+    assert "has no readable manifest.json" in capsys.readouterr().err
+    assert ops.main(["--env-file", str(env_file), "restore", str(tmp_path / "nope.tar.gz")]) == 1
+    assert "no such file" in capsys.readouterr().err
+    assert stack.calls == []
+
+
+def test_restore_refuses_while_runs_are_in_progress(archive, env_file, monkeypatch, capsys):
+    stack = Stack(monkeypatch, in_flight=2)
+    assert ops.main(["--env-file", str(env_file), "restore", str(archive)]) == 1
+    assert "2 runs are in progress" in capsys.readouterr().err
+    assert stack.calls == [("count_runs", ops.IN_FLIGHT)]
+
+
+def test_a_failed_restore_leaves_daemon_and_webserver_stopped(archive, env_file, monkeypatch, capsys):
+    stack = Stack(monkeypatch, fail="pg_restore")
+    assert ops.main(["--env-file", str(env_file), "restore", str(archive)]) == 1
+    assert "daemon and webserver stay stopped" in capsys.readouterr().err
+    assert ("start", "daemon", "webserver") not in stack.calls
+    assert stack.calls[-1][3] == "pg_restore"  # objects are not touched after a failed pg_restore
