@@ -66,6 +66,20 @@ def log(text: str) -> None:
     print(f"[bench {datetime.now():%H:%M:%S}] {text}", flush=True)
 
 
+def idle_cpu_share(seconds: float) -> float:
+    """The share of the host's CPU time that was busy over `seconds` (1.0: every core, all the
+    time), from /proc/stat: with the queue drained, what the idle stack costs the host."""
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields) - idle, sum(fields)
+
+    busy0, total0 = sample()
+    time.sleep(seconds)
+    busy1, total1 = sample()
+    return (busy1 - busy0) / (total1 - total0)
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -351,11 +365,13 @@ class Bench:
         base_mb = image_mb(base)
         sizes = {s: image_mb(i) for s, i in images.items()}
         dagster_total = sum(rss[s] for s in DAGSTER_SERVICES)
-        log(f"P4 idle: Dagster services {dagster_total:.0f} MB; images {sizes}")
+        cpu = idle_cpu_share(30)
+        log(f"P4 idle: Dagster services {dagster_total:.0f} MB, host CPU {cpu:.0%} busy; images {sizes}")
         return {
             "idle_rss_mb": rss,
             "idle_dagster_services_mb": dagster_total,
             "idle_total_mb": sum(rss.values()),
+            "idle_host_cpu_busy": cpu,
             "cold_up_to_healthy_s": cold_up_s,
             "image_mb": sizes,
             "base_image": base,

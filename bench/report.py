@@ -21,6 +21,10 @@ def load(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def fmt_share(value) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
 def fmt(value, unit: str = "s", digits: int = 2) -> str:
     if value is None:
         return "–"
@@ -65,6 +69,7 @@ def rows(result: dict | None) -> list[tuple[str, str, str, str, str]]:
          fmt(g("P3", "read_ratio"), "x"), "≤ 1.25×"),
         ("P4 idle webserver + daemon + 3 code servers", fmt(g("P4", "idle_dagster_services_mb"), "MB"),
          f"all services {fmt(g('P4', 'idle_total_mb'), 'MB')}", "", "≤ 900 MB"),
+        ("P4 idle stack: host CPU busy", fmt_share(g("P4", "idle_host_cpu_busy")), "", "", "≤ 10%"),
         ("P4 cold up → all healthy", fmt(g("P4", "cold_up_to_healthy_s"), "s", 1), "", "", "≤ 60 s"),
     ]
     for service, mb in (g("P4", "above_base_mb") or {}).items():
@@ -213,8 +218,9 @@ NOTES = """## Reading the figures
   run container's cgroup peak.
 - **P3**: a 2M-row frame written and read through the lake IO manager, against polars' own S3
   reader and writer on the same endpoint, and local disk.
-- **P4**: idle memory per container after the queue drains (`docker stats`), cold `up` on empty
-  volumes with images built, and image sizes (above the base image).
+- **P4**: idle memory per container after the queue drains (`docker stats`), the share of the
+  host's CPU busy over 30 idle seconds (`/proc/stat`), cold `up` on empty volumes with images
+  built, and image sizes (above the base image).
 - **P5**: the asset catalog's query (every asset node with partition health, checks and latest
   materialization).
 - **P6**: the landing sensor evaluated by its code server (`sensorDryRun`, as the UI's "test

@@ -46,6 +46,7 @@ def test_the_smoke_benchmark_measures_every_figure_beside_its_baseline(stack):
     assert p2["plain_polars_s"] > 0 and p2["one_per_run_s"] > 0 and p2["run_peak_memory_mb"]["max"] > 0
     assert p3["write_ratio"] > 0 and p3["read_ratio"] > 0
     assert figures["P4"]["idle_dagster_services_mb"] > 0 and figures["P4"]["above_base_mb"]["ingest"] > 0
+    assert 0 < figures["P4"]["idle_host_cpu_busy"] <= 1
     assert figures["P5"]["query_s"]["n"] > 0
     assert figures["P6"]["run_requests_first_tick"] >= figures["P6"]["landing_files"] > 0
     if "P7" in figures:
