@@ -25,6 +25,7 @@ DAY = "2024-06-03"  # launched by hand, then automation
 SENSOR_DAY = "2024-06-10"  # arrives while the sensor watches
 BACKFILL = [(date(2024, 5, 1) + timedelta(days=i)).isoformat() for i in range(14)]
 CHAIN = ["raw/raw_events", "staging/processed_events", "marts/daily_summary"]
+BACKFILL_DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 shared: dict = {}
 
 
@@ -341,6 +342,30 @@ def test_a_postgres_restart_mid_run_never_reaches_a_user_and_the_run_completes(s
         assert gql.wait_for_run(stack.client, retry[0]["run_id"], timeout=600) == "SUCCESS"
     for day in BACKFILL[7:]:
         assert stack.s3.exists(f"raw/raw_events/date={day}/data.parquet"), day
+
+
+def test_a_daemon_killed_mid_backfill_comes_back_and_the_backfill_completes_without_duplicates(stack):
+    result = stack.ops("backfill", "--start", BACKFILL[0], "--end", BACKFILL[-1], "--assets", "raw/raw_events")
+    backfill_id = re.search(r"backfill (\w+):", result.stdout).group(1)
+    stack.wait_until(
+        "the backfill's first run", lambda: gql.backfill_status(stack.client, backfill_id)["runs"], timeout=600, every=1
+    )
+    subprocess.run(["docker", "kill", stack.container("daemon")["Id"]], check=True, capture_output=True)
+    time.sleep(15)
+    stack.compose("start", "daemon")
+    status = stack.wait_until(
+        "the backfill to finish",
+        lambda: (b := gql.backfill_status(stack.client, backfill_id))["status"] in BACKFILL_DONE and b,
+        timeout=900, every=5,
+    )
+    assert status["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), status
+    # 14 arrival days in runs of at most 7: two runs, each once.
+    ranges = sorted(
+        (r["tags"]["dagster/asset_partition_range_start"], r["tags"]["dagster/asset_partition_range_end"])
+        for r in status["runs"]
+    )
+    assert ranges == [(BACKFILL[0], BACKFILL[6]), (BACKFILL[7], BACKFILL[13])]
+    assert all(r["status"] == "SUCCESS" for r in status["runs"])
 
 
 def test_down_then_up_keeps_run_history_and_lake_data(stack):
