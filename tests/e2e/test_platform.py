@@ -401,7 +401,7 @@ def asset_history(stack) -> dict:
     for path in (p.split("/") for p in CHAIN):
         data = stack.client.query(
             "query History($key: AssetKeyInput!) { assetOrError(assetKey: $key) { ... on Asset {"
-            " assetMaterializations(limit: 100000) { runId partition timestamp } } } }",
+            " assetMaterializations(limit: 10000) { runId partition timestamp } } } }",
             {"key": {"path": path}},
         )
         history["/".join(path)] = sorted(
@@ -409,7 +409,7 @@ def asset_history(stack) -> dict:
         )
     checks = stack.client.query(
         "query Checks($key: AssetKeyInput!) { assetCheckExecutions(assetKey: $key, checkName:"
-        " \"landing_files_valid\", limit: 100000) { runId status } }",
+        " \"landing_files_valid\", limit: 10000) { runId status } }",
         {"key": {"path": ["raw", "raw_events"]}},
     )["assetCheckExecutions"]
     history["landing_files_valid"] = sorted((c["runId"], c["status"]) for c in checks)
