@@ -284,6 +284,10 @@ def test_the_release_job_is_launched_from_the_launchpad_with_its_reason_and_auth
         page.get_by_role("button", name=re.compile("Scaffold missing config")),
     )
     page.get_by_role("button", name=re.compile("Scaffold missing config")).click()
+    # The UI first lists the missing paths (here `ops`) and asks to confirm.
+    confirm = page.get_by_role("dialog").filter(has_text="Missing paths")
+    expect(confirm).to_contain_text("ops")
+    confirm.get_by_role("button", name="Confirm").click()
     editor = page.locator(".CodeMirror").first
     for field in ("release_quarantined_file", "quarantine_key", "reason", "released_by"):
         expect(editor).to_contain_text(field)
