@@ -149,12 +149,7 @@ class Bench:
         raise RuntimeError(f"{location}/{name} did not stay stopped within {timeout:.0f}s")
 
     def latest_tick_status(self, location: str, name: str) -> str | None:
-        data = self.client.query(
-            "query LatestTick($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { __typename"
-            " ... on Sensor { sensorState { ticks(limit: 1) { status } } } } }",
-            {"s": {"repositoryLocationName": location, "repositoryName": gql.REPOSITORY, "sensorName": name}},
-        )
-        ticks = data["sensorOrError"]["sensorState"]["ticks"]
+        ticks = gql.sensor_ticks(self.client, location, name, limit=1)
         return ticks[0]["status"] if ticks else None
 
     def image(self, service: str) -> str:

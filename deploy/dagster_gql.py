@@ -402,6 +402,16 @@ def sensor_state(client: Client, location: str, sensor_name: str) -> str:
     return _sensor(client, location, sensor_name)["status"]
 
 
+def sensor_ticks(client: Client, location: str, sensor_name: str, limit: int = 5) -> list[dict[str, Any]]:
+    """The sensor's newest ticks, newest first: {timestamp, status} (STARTED, SKIPPED, SUCCESS, FAILURE)."""
+    data = client.query(
+        f"query SensorTicks($selector: SensorSelector!, $limit: Int) {{ sensorOrError(sensorSelector: $selector)"
+        f" {{ {_ERROR_FIELDS} ... on Sensor {{ sensorState {{ ticks(limit: $limit) {{ timestamp status }} }} }} }} }}",
+        {"selector": _selector(location, "sensor", sensor_name), "limit": limit},
+    )
+    return _expect("SensorTicks", data["sensorOrError"], "Sensor")["sensorState"]["ticks"]
+
+
 def set_sensor_running(client: Client, location: str, sensor_name: str, running: bool) -> str:
     """Start or stop a sensor (startSensor / stopSensor); return its new status."""
     if running:

@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 import dagster_gql as gql
+from ops import BACKFILL_DONE
 from ingest.demo import demo_events
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +26,6 @@ DAY = "2024-06-03"  # launched by hand, then automation
 SENSOR_DAY = "2024-06-10"  # arrives while the sensor watches
 BACKFILL = [(date(2024, 5, 1) + timedelta(days=i)).isoformat() for i in range(14)]
 CHAIN = ["raw/raw_events", "staging/processed_events", "marts/daily_summary"]
-BACKFILL_DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 shared: dict = {}
 
 
@@ -74,9 +74,7 @@ def test_the_status_command_reports_services_locations_queue_and_runs(stack):
 
 def test_only_the_webserver_and_minio_are_published_and_only_on_loopback(stack):
     published = {}
-    for container in stack.compose("ps", "-q").split():
-        info = json.loads(subprocess.run(["docker", "inspect", container], capture_output=True, text=True).stdout)[0]
-        service = info["Config"]["Labels"]["com.docker.compose.service"]
+    for service, info in compose_containers(stack):
         for port, bindings in (info["HostConfig"]["PortBindings"] or {}).items():
             for binding in bindings or []:
                 published.setdefault(service, []).append((port, binding["HostIp"]))
@@ -87,12 +85,10 @@ def test_only_the_webserver_and_minio_are_published_and_only_on_loopback(stack):
 
 
 def test_only_the_webserver_and_the_daemon_reach_the_docker_socket_and_not_as_root(stack):
-    mounts = {}
-    for container in stack.compose("ps", "-q").split():
-        info = json.loads(subprocess.run(["docker", "inspect", container], capture_output=True, text=True).stdout)[0]
-        service = info["Config"]["Labels"]["com.docker.compose.service"]
-        if any(m["Source"] == "/var/run/docker.sock" for m in info["Mounts"]):
-            mounts[service] = container
+    mounts = [
+        service for service, info in compose_containers(stack)
+        if any(m["Source"] == "/var/run/docker.sock" for m in info["Mounts"])
+    ]
     assert sorted(mounts) == ["daemon", "webserver"]
     socket_gid = str(Path("/var/run/docker.sock").stat().st_gid)
     for service in ("webserver", "daemon", "ingest", "transforms", "reporting"):
@@ -101,6 +97,13 @@ def test_only_the_webserver_and_the_daemon_reach_the_docker_socket_and_not_as_ro
         assert uid == "10001", f"{service} runs as uid {uid}"
         if service in mounts:
             assert socket_gid in re.search(r"^Groups:(.*)$", status, re.M).group(1).split(), service
+
+
+def compose_containers(stack):
+    """(service, docker inspect) of every container of the stack."""
+    for container in stack.compose("ps", "-q").split():
+        info = json.loads(subprocess.run(["docker", "inspect", container], capture_output=True, text=True).stdout)[0]
+        yield info["Config"]["Labels"]["com.docker.compose.service"], info
 
 
 def sh_in(stack, service: str, *command: str) -> str:
@@ -464,10 +467,5 @@ def test_backup_then_restore_onto_empty_volumes_brings_everything_back(stack, tm
 
 
 def landing_tick_after(stack, since: float) -> bool:
-    data = stack.client.query(
-        "query Ticks($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor {"
-        " sensorState { ticks(limit: 5) { timestamp status } } } } }",
-        {"s": {"repositoryLocationName": "ingest", "repositoryName": gql.REPOSITORY, "sensorName": "landing_files_sensor"}},
-    )
-    ticks = data["sensorOrError"]["sensorState"]["ticks"]
+    ticks = gql.sensor_ticks(stack.client, "ingest", "landing_files_sensor")
     return any(t["timestamp"] > since and t["status"] in ("SUCCESS", "SKIPPED") for t in ticks)
