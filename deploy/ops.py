@@ -364,13 +364,16 @@ def bucket_counts(objects_tar: Path) -> dict[str, dict[str, int]]:
     return counts
 
 
+def service_containers(env_file: Path):
+    """(service, docker inspect) of every container of the stack."""
+    for container in compose(env_file, "ps", "-q", capture=True).split():
+        info = inspect(container)
+        yield info["Config"]["Labels"].get("com.docker.compose.service") or info.get("Name", container), info
+
+
 def service_images(env_file: Path) -> dict[str, str]:
     """{service: image} of the stack's containers."""
-    images = {}
-    for container in compose(env_file, "ps", "-q", capture=True).split():
-        config = inspect(container)["Config"]
-        images[config["Labels"].get("com.docker.compose.service", container)] = config["Image"]
-    return images
+    return {service: info["Config"]["Image"] for service, info in service_containers(env_file)}
 
 
 def repository_commit() -> str | None:
@@ -486,11 +489,9 @@ def restore(args: argparse.Namespace) -> int:
 def status(args: argparse.Namespace) -> int:
     env_file, client = Path(args.env_file), gql.Client(args.url)
     print("services:")
-    for container in compose(env_file, "ps", "-q", capture=True).split():
-        info = inspect(container)
+    for name, info in service_containers(env_file):
         state = info["State"]
         health = state.get("Health", {}).get("Status", "-")
-        name = info["Config"]["Labels"].get("com.docker.compose.service", info["Name"])
         print(f"  {name:<12} {state['Status']:<10} health={health:<10} {info['Config']['Image']}")
     print("code locations:")
     for entry in gql.locations(client):
