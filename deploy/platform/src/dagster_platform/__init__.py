@@ -1,0 +1,1 @@
+"""What the webserver and the daemon load besides Dagster itself (dagster.yaml names it)."""
