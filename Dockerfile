@@ -34,7 +34,7 @@ FROM base AS platform
 RUN uv sync --frozen --no-dev --package dagster-platform --no-install-workspace
 COPY deploy/platform/src deploy/platform/src
 RUN uv sync --frozen --no-dev --package dagster-platform \
- && python -c "import dagster_platform"
+ && python -c "import dagster_platform.run_launcher"
 COPY workspace.yaml /opt/dagster/home/workspace.yaml
 # The webserver and the daemon talk to the Docker socket to launch and terminate runs, and the
 # socket's group id differs from host to host. The entrypoint starts as root only to read that id,

@@ -1,0 +1,194 @@
+"""The run launcher's verdict on a run worker, with a fake Docker client (no Docker daemon needed).
+
+Each test goes through Dagster's own run monitoring (monitor_started_run) on a test instance with
+dagster.yaml's retry settings, so what is asserted is what a person sees: the run's status, the
+failure message, and whether the retry daemon will retry it (the dagster/will_retry tag).
+"""
+
+import logging
+import threading
+from pathlib import Path
+
+import docker.errors
+import pytest
+import yaml
+from dagster._core.events import DagsterEventType
+from dagster._core.remote_origin import GrpcServerCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+from dagster._core.storage.dagster_run import DagsterRunStatus
+from dagster._core.storage.tags import WILL_RETRY_TAG
+from dagster._core.test_utils import create_run_for_test, instance_for_test
+from dagster._daemon.monitoring.run_monitoring import monitor_started_run
+from dagster_docker.docker_run_launcher import DOCKER_CONTAINER_ID_TAG
+from dagster_platform.run_launcher import OomReportingDockerRunLauncher, memory_variable
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+TWO_GIB = 2 * 2**30
+
+
+class FakeContainer:
+    def __init__(self, container_id: str, status: str, state: dict, memory: int = TWO_GIB):
+        self.id = container_id
+        self.status = status
+        self.attrs = {"State": {"Status": status, **state}, "HostConfig": {"Memory": memory}}
+        self.removed = False
+        self.exited = threading.Event()
+
+    def exit(self, state: dict) -> None:
+        self.status = "exited"
+        self.attrs["State"] = {"Status": "exited", **state}
+        self.exited.set()
+
+    def wait(self, timeout=None):
+        self.exited.wait(timeout=10)
+        return {"StatusCode": self.attrs["State"].get("ExitCode")}
+
+    def remove(self, force=False):
+        self.removed = True
+
+
+class FakeContainers:
+    def __init__(self):
+        self.by_id: dict[str, FakeContainer] = {}
+
+    def get(self, container_id):
+        container = self.by_id.get(container_id)
+        if container is None or container.removed:
+            raise docker.errors.NotFound(f"No such container: {container_id}")
+        return container
+
+
+class FakeDockerClient:
+    def __init__(self):
+        self.containers = FakeContainers()
+
+
+@pytest.fixture
+def docker_client(monkeypatch):
+    client = FakeDockerClient()
+    monkeypatch.setattr(OomReportingDockerRunLauncher, "_get_client", lambda self, context: client)
+    return client
+
+
+@pytest.fixture
+def instance():
+    dagster_yaml = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    overrides = {
+        "run_launcher": {
+            "module": "dagster_platform.run_launcher",
+            "class": "OomReportingDockerRunLauncher",
+            "config": {"container_kwargs": {"auto_remove": True}},
+        },
+        "run_monitoring": dagster_yaml["run_monitoring"],
+        "run_retries": dagster_yaml["run_retries"],
+    }
+    with instance_for_test(overrides=overrides) as instance:
+        yield instance
+
+
+def started_run(instance, docker_client, container: FakeContainer, location: str = "ingest"):
+    docker_client.containers.by_id[container.id] = container
+    origin = RemoteJobOrigin(
+        repository_origin=RemoteRepositoryOrigin(
+            code_location_origin=GrpcServerCodeLocationOrigin(host=location, port=4000, location_name=location),
+            repository_name="__repository__",
+        ),
+        job_name="daily_job",
+    )
+    return create_run_for_test(
+        instance,
+        job_name="daily_job",
+        status=DagsterRunStatus.STARTED,
+        tags={DOCKER_CONTAINER_ID_TAG: container.id},
+        remote_job_origin=origin,
+    )
+
+
+def monitor(instance, run):
+    monitor_started_run(instance, None, instance.get_run_record_by_id(run.run_id), logging.getLogger("test"))
+    return instance.get_run_by_id(run.run_id)
+
+
+def failure_message(instance, run) -> str:
+    failures = instance.all_logs(run.run_id, of_type={DagsterEventType.RUN_FAILURE})
+    assert len(failures) == 1
+    return failures[0].dagster_event.message
+
+
+def test_out_of_memory_fails_with_the_limit_and_is_not_retried(instance, docker_client):
+    container = FakeContainer("c-oom", "exited", {"OOMKilled": True, "ExitCode": 137})
+    run = monitor(instance, started_run(instance, docker_client, container, location="transforms"))
+
+    assert run.status == DagsterRunStatus.FAILURE
+    message = failure_message(instance, run)
+    assert "Out of memory" in message
+    assert "memory limit for transforms runs (2 GiB" in message
+    assert "Raise TRANSFORMS_RUN_MEMORY in .env" in message
+    assert "Not retried automatically" in message
+    assert run.tags[WILL_RETRY_TAG] == "false"
+    assert container.removed, "the container is removed once its state was read"
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        pytest.param({"OOMKilled": False, "ExitCode": 137}, id="docker-kill"),
+        pytest.param({"OOMKilled": False, "ExitCode": 1}, id="crash"),
+    ],
+)
+def test_a_worker_killed_otherwise_fails_and_is_retried(instance, docker_client, state):
+    container = FakeContainer("c-killed", "exited", state)
+    run = monitor(instance, started_run(instance, docker_client, container))
+
+    assert run.status == DagsterRunStatus.FAILURE
+    message = failure_message(instance, run)
+    assert "Out of memory" not in message
+    assert f'"ExitCode": {state["ExitCode"]}' in message
+    assert run.tags[WILL_RETRY_TAG] == "true"
+    assert container.removed
+
+
+def test_a_vanished_container_fails_and_is_retried_as_before(instance, docker_client):
+    container = FakeContainer("c-gone", "exited", {"OOMKilled": True, "ExitCode": 137})
+    container.removed = True
+    run = monitor(instance, started_run(instance, docker_client, container))
+
+    assert run.status == DagsterRunStatus.FAILURE
+    assert "Could not find container with ID c-gone" in failure_message(instance, run)
+    assert run.tags[WILL_RETRY_TAG] == "true"
+
+
+def join_watcher(run) -> None:
+    watcher = next(t for t in threading.enumerate() if t.name == f"run-container-watcher-{run.run_id}")
+    watcher.join(timeout=10)
+    assert not watcher.is_alive()
+
+
+def test_a_running_worker_is_running_and_its_container_kept_for_the_check(instance, docker_client):
+    container = FakeContainer("c-running", "running", {"OOMKilled": False})
+    run = monitor(instance, started_run(instance, docker_client, container))
+    assert run.status == DagsterRunStatus.STARTED
+    assert instance.run_launcher.check_run_worker_health(run).status.value == "RUNNING"
+
+    # The worker dies without reporting: the watcher leaves the container for the health check.
+    container.exit({"OOMKilled": True, "ExitCode": 137})
+    join_watcher(run)
+    assert not container.removed
+    assert monitor(instance, run).status == DagsterRunStatus.FAILURE
+    assert container.removed
+
+
+def test_the_container_of_a_run_that_ended_on_its_own_is_removed_at_exit(instance, docker_client):
+    container = FakeContainer("c-done", "running", {"OOMKilled": False})
+    run = monitor(instance, started_run(instance, docker_client, container))
+
+    instance.report_run_failed(run, "a step failed")  # stands for the worker reporting its end
+    container.exit({"OOMKilled": False, "ExitCode": 0})
+    join_watcher(run)
+    assert container.removed
+
+
+def test_each_location_limit_is_set_by_the_variable_the_message_names():
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    for location in ("ingest", "transforms", "reporting"):
+        context = compose["services"][location]["environment"]["DAGSTER_CONTAINER_CONTEXT"]
+        assert '"mem_limit": "${' + memory_variable(location) + ":-" in context, location
