@@ -12,12 +12,13 @@ from pathlib import Path
 import docker.errors
 import pytest
 import yaml
-from dagster._core.events import DagsterEventType
+from dagster._core.events import DagsterEvent, DagsterEventType
+from dagster._core.launcher import LaunchRunContext
 from dagster._core.remote_origin import GrpcServerCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
 from dagster._core.storage.dagster_run import DagsterRunStatus
 from dagster._core.storage.tags import WILL_RETRY_TAG
 from dagster._core.test_utils import create_run_for_test, instance_for_test
-from dagster._daemon.monitoring.run_monitoring import monitor_started_run
+from dagster._daemon.monitoring.run_monitoring import monitor_starting_run, monitor_started_run
 from dagster_docker.docker_run_launcher import DOCKER_CONTAINER_ID_TAG
 from dagster_platform.run_launcher import OomReportingDockerRunLauncher, memory_variable
 
@@ -30,6 +31,7 @@ class FakeContainer:
         self.id = container_id
         self.status = status
         self.attrs = {"State": {"Status": status, **state}, "HostConfig": {"Memory": memory}}
+        self.labels: dict[str, str] = {}
         self.removed = False
         self.exited = threading.Event()
 
@@ -49,6 +51,10 @@ class FakeContainer:
 class FakeContainers:
     def __init__(self):
         self.by_id: dict[str, FakeContainer] = {}
+
+    def list(self, all=False, filters=None):
+        assert all and filters == {"status": "exited", "label": "dagster/run_id"}
+        return [c for c in self.by_id.values() if not c.removed and c.status == "exited" and "dagster/run_id" in c.labels]
 
     def get(self, container_id):
         container = self.by_id.get(container_id)
@@ -70,7 +76,7 @@ def docker_client(monkeypatch):
 
 
 @pytest.fixture
-def instance():
+def instance(request):
     dagster_yaml = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
     overrides = {
         "run_launcher": {
@@ -78,14 +84,14 @@ def instance():
             "class": "OomReportingDockerRunLauncher",
             "config": {"container_kwargs": {"auto_remove": True}},
         },
-        "run_monitoring": dagster_yaml["run_monitoring"],
+        "run_monitoring": {**dagster_yaml["run_monitoring"], **getattr(request, "param", {})},
         "run_retries": dagster_yaml["run_retries"],
     }
     with instance_for_test(overrides=overrides) as instance:
         yield instance
 
 
-def started_run(instance, docker_client, container: FakeContainer, location: str = "ingest"):
+def started_run(instance, docker_client, container: FakeContainer, location: str = "ingest", status=DagsterRunStatus.STARTED):
     docker_client.containers.by_id[container.id] = container
     origin = RemoteJobOrigin(
         repository_origin=RemoteRepositoryOrigin(
@@ -94,18 +100,40 @@ def started_run(instance, docker_client, container: FakeContainer, location: str
         ),
         job_name="daily_job",
     )
-    return create_run_for_test(
+    run = create_run_for_test(
         instance,
         job_name="daily_job",
-        status=DagsterRunStatus.STARTED,
+        status=status,
         tags={DOCKER_CONTAINER_ID_TAG: container.id},
         remote_job_origin=origin,
     )
+    container.labels["dagster/run_id"] = run.run_id
+    if status == DagsterRunStatus.STARTING:  # as DagsterInstance.launch_run records the launch
+        instance.report_dagster_event(
+            DagsterEvent(event_type_value=DagsterEventType.RUN_STARTING.value, job_name=run.job_name), run_id=run.run_id
+        )
+    return run
 
 
 def monitor(instance, run):
     monitor_started_run(instance, None, instance.get_run_record_by_id(run.run_id), logging.getLogger("test"))
     return instance.get_run_by_id(run.run_id)
+
+
+@pytest.mark.parametrize("instance", [{"start_timeout_seconds": 0}], indirect=True)
+def test_out_of_memory_while_loading_code_fails_at_the_start_timeout_saying_so(instance, docker_client):
+    """A worker killed before it reported a start leaves the run STARTING until the start timeout."""
+    container = FakeContainer("c-oom-at-load", "exited", {"OOMKilled": True, "ExitCode": 137}, memory=256 * 2**20)
+    run = started_run(instance, docker_client, container, status=DagsterRunStatus.STARTING)
+    monitor_starting_run(instance, instance.get_run_record_by_id(run.run_id), logging.getLogger("test"))
+    run = instance.get_run_by_id(run.run_id)
+
+    assert run.status == DagsterRunStatus.FAILURE
+    message = failure_message(instance, run)
+    assert "to start" in message
+    assert "Out of memory" in message and "(0.25 GiB, swap included)" in message
+    assert run.tags[WILL_RETRY_TAG] == "false"
+    assert container.removed
 
 
 def failure_message(instance, run) -> str:
@@ -185,6 +213,22 @@ def test_the_container_of_a_run_that_ended_on_its_own_is_removed_at_exit(instanc
     container.exit({"OOMKilled": False, "ExitCode": 0})
     join_watcher(run)
     assert container.removed
+
+
+def test_a_launch_removes_containers_whose_run_ended_while_nobody_watched(instance, docker_client, monkeypatch):
+    monkeypatch.setattr(OomReportingDockerRunLauncher, "_watch_container_of", lambda self, run_id: None)
+    monkeypatch.setattr("dagster_docker.DockerRunLauncher.launch_run", lambda self, context: None)
+    ended = FakeContainer("c-ended", "exited", {"ExitCode": 0})
+    instance.report_run_failed(started_run(instance, docker_client, ended), "ended while the daemon was down")
+    dead = FakeContainer("c-dead", "exited", {"OOMKilled": True, "ExitCode": 137})
+    started_run(instance, docker_client, dead)  # not ended: run monitoring still has to read it
+    foreign = FakeContainer("c-foreign", "exited", {"ExitCode": 0})
+    docker_client.containers.by_id[foreign.id] = foreign
+    foreign.labels["dagster/run_id"] = "a-run-of-another-instance"
+
+    new = FakeContainer("c-new", "running", {})
+    instance.run_launcher.launch_run(LaunchRunContext(started_run(instance, docker_client, new), workspace=None))
+    assert (ended.removed, dead.removed, foreign.removed, new.removed) == (True, False, False, False)
 
 
 def test_each_location_limit_is_set_by_the_variable_the_message_names():

@@ -23,8 +23,12 @@ Why the state is read from the container, and why this class removes the contain
     running container that has none, e.g. after the daemon restarted) waits for the container to
     exit. If the run ended on its own (success, failure, cancel: the worker reported it), nothing
     is left to read and the container is removed at once.
-  - If the run is still STARTED, the worker died without saying why: the container is left for
-    the next health check, which reads `State`, removes the container and reports the failure.
+  - If the run has not ended, the worker died without saying why: the container is left for run
+    monitoring, which reads `State`, removes the container and reports the failure: the health
+    check of a STARTED run, or, for a worker that died while loading its code (still STARTING),
+    the debug info added to the start-timeout failure (run_monitoring.start_timeout_seconds).
+  - Each launch also removes exited containers of runs that ended while no watcher was alive
+    (the daemon was restarted in between).
 
 Not retrying: when a run fails, Dagster decides right away whether the daemon will retry it
 (`dagster/will_retry`, computed by auto_reexecution_should_retry_run in
@@ -40,7 +44,7 @@ import threading
 
 import docker.errors
 from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, ResumeRunContext, WorkerStatus
-from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.storage.tags import MAX_RETRIES_TAG
 from dagster_docker import DockerRunLauncher
 
@@ -79,6 +83,7 @@ class OomReportingDockerRunLauncher(DockerRunLauncher):
     def launch_run(self, context: LaunchRunContext) -> None:
         super().launch_run(context)
         self._watch_container_of(context.dagster_run.run_id)
+        self._remove_containers_of_finished_runs(context.dagster_run)
 
     def resume_run(self, context: ResumeRunContext) -> None:
         super().resume_run(context)
@@ -91,17 +96,26 @@ class OomReportingDockerRunLauncher(DockerRunLauncher):
         if container.status == "running":
             self._watch(container, run)
             return CheckRunHealthResult(WorkerStatus.RUNNING)
+        return CheckRunHealthResult(WorkerStatus.FAILED, msg=self._dead_worker_message(container, run))
+
+    def get_run_worker_debug_info(self, run: DagsterRun, include_container_logs: bool | None = True) -> str | None:
+        """Added to the message of a run that timed out while STARTING: a worker killed at its
+        memory limit while loading its code never reported a start."""
+        container = self._get_container(run)
+        if container is None or container.status == "running":
+            return None
+        return self._dead_worker_message(container, run)
+
+    def _dead_worker_message(self, container, run: DagsterRun) -> str:
+        """Read the exited container's state, remove the container, and say why the worker died."""
         state = container.attrs.get("State") or {}
         memory_limit_bytes = (container.attrs.get("HostConfig") or {}).get("Memory") or 0
         if self.remove_finished_containers:
             _remove(container)
         if state.get("OOMKilled"):
             self._instance.add_run_tags(run.run_id, {MAX_RETRIES_TAG: "0"})
-            return CheckRunHealthResult(WorkerStatus.FAILED, msg=out_of_memory_message(run, memory_limit_bytes))
-        return CheckRunHealthResult(
-            WorkerStatus.FAILED,
-            msg=f"Container status is {container.status}. Container state: {json.dumps(state)}",
-        )
+            return out_of_memory_message(run, memory_limit_bytes)
+        return f"Container status is {container.status}. Container state: {json.dumps(state)}"
 
     def _watch_container_of(self, run_id: str) -> None:
         run = self._instance.get_run_by_id(run_id)
@@ -128,7 +142,7 @@ class OomReportingDockerRunLauncher(DockerRunLauncher):
         try:
             container.wait(timeout=None)
             run = self._instance.get_run_by_id(run_id)
-            if run is None or run.status != DagsterRunStatus.STARTED:
+            if run is None or run.is_finished:
                 _remove(container)
         except Exception:
             # The next health check starts a new watcher for a container that still runs.
@@ -136,6 +150,17 @@ class OomReportingDockerRunLauncher(DockerRunLauncher):
         finally:
             with self._watched_lock:
                 self._watched_container_ids.discard(container.id)
+
+
+    def _remove_containers_of_finished_runs(self, run: DagsterRun) -> None:
+        """Containers whose run ended while no watcher was alive (the daemon was restarted)."""
+        if not self.remove_finished_containers:
+            return
+        client = self._get_client(self.get_container_context(run))
+        for container in client.containers.list(all=True, filters={"status": "exited", "label": "dagster/run_id"}):
+            ended = self._instance.get_run_by_id(container.labels["dagster/run_id"])
+            if ended is not None and ended.is_finished:  # a run of another instance is not ours
+                _remove(container)
 
 
 def _remove(container) -> None:
