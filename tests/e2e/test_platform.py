@@ -322,6 +322,48 @@ def test_a_killed_run_container_is_marked_failed_and_the_retry_succeeds(stack):
     assert gql.wait_for_run(stack.client, retry[0]["run_id"], timeout=300) == "SUCCESS"
 
 
+OOM_DAY = "2024-07-01"
+OOM_LIMIT = "320m"  # a run worker holds about 230 MB with a small day; this day's file needs more
+
+
+def oversized_events(day: str, rows: int) -> pl.DataFrame:
+    """A valid day of `rows` events: demo rows repeated, each with its own id."""
+    sample = demo_events(date.fromisoformat(day), 1000)
+    return pl.concat([sample] * (rows // 1000)).with_columns(id=pl.format("oom-{}", pl.int_range(pl.len())))
+
+
+def test_a_run_over_its_memory_limit_fails_saying_so_is_not_retried_and_nothing_else_suffers(stack):
+    gql.set_sensor_running(stack.client, "ingest", "landing_files_sensor", False)
+    stack.compose("up", "-d", "--no-deps", "ingest", env={"INGEST_RUN_MEMORY": OOM_LIMIT})
+    stack.wait_healthy()
+    gql.reload_location(stack.client, "ingest")  # runs launched from now on carry the new limit
+    key = f"landing/events/{OOM_DAY}/e2e-oom-{OOM_DAY}.parquet"
+    buffer = io.BytesIO()
+    oversized_events(OOM_DAY, 3_000_000).write_parquet(buffer)
+    stack.s3.write_bytes(key, buffer.getvalue())
+    try:
+        oom_run = gql.launch_asset_run(stack.client, "ingest", [["raw", "raw_events"]], partition_key=OOM_DAY)
+        # Meanwhile another location's run goes on, and the services stay up.
+        other_run = gql.launch_asset_run(stack.client, "transforms", [["staging", "processed_events"]], partition_key=DAY)
+        assert gql.wait_for_run(stack.client, oom_run, timeout=600) == "FAILURE"
+        messages = " ".join(m for _, m in gql.run_event_messages(stack.client, oom_run))
+        assert "Out of memory" in messages, messages[-2000:]
+        assert "memory limit for ingest runs" in messages and "Raise INGEST_RUN_MEMORY in .env" in messages
+        [run] = [r for r in gql.runs(stack.client, limit=50) if r["run_id"] == oom_run]
+        assert run["tags"]["dagster/will_retry"] == "false"
+        # Its container is removed once its state was read.
+        stack.wait_until("the OOM-killed run's container to be removed", lambda: stack.run_containers(oom_run) == [], 60)
+        assert gql.wait_for_run(stack.client, other_run, timeout=600) == "SUCCESS"
+        stack.wait_healthy(timeout=60)
+        # Not retried: the run-retry daemon polls every few seconds; by now a retry would exist.
+        assert gql.runs(stack.client, tags={"dagster/parent_run_id": oom_run}, limit=None) == []
+    finally:
+        stack.s3.delete(key)
+        stack.compose("up", "-d", "--no-deps", "ingest")  # back to the default limit
+        stack.wait_healthy()
+        gql.reload_location(stack.client, "ingest")
+
+
 def test_a_postgres_restart_mid_run_never_reaches_a_user_and_the_run_completes(stack):
     run_id = gql.launch_asset_run(
         stack.client, "ingest", [["raw", "raw_events"]],
