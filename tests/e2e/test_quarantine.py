@@ -100,45 +100,52 @@ def test_a_bad_file_turns_the_day_red_and_a_corrected_one_turns_it_green(stack):
     )
 
 
-@pytest.mark.parametrize("how", ["ops.py", "graphql"])
-def test_a_released_file_reloads_its_day(stack, how):
+def test_a_released_file_reloads_its_day_through_ops_py_and_through_the_launchpad(stack):
+    """Both ways of releasing, each on its own day, driven side by side (the sensor and automation
+    serve both days in the same ticks)."""
     stack.start_landing_sensor_from_now()
-    day = {"ops.py": "2024-08-12", "graphql": "2024-08-19"}[how]
-    frame = good_rows(day)
+    days = {"ops.py": "2024-08-12", "graphql": "2024-08-19"}
+    frames = {how: good_rows(day) for how, day in days.items()}
     # A good file rejected for a reason that goes away: its ids repeat a partial file of the same
     # day loaded first, which its sender then withdraws. Releasing the full file is then right.
-    first = frame.head(5)
-    stack.s3.write_bytes(f"landing/events/{day}/a-first.parquet", parquet(first))
-    stack.wait_until(f"raw {day}", lambda: stack.s3.exists(f"raw/raw_events/date={day}/data.parquet"), 600)
-    stack.s3.write_bytes(f"landing/events/{day}/b-full.parquet", parquet(frame))
-    [key] = stack.wait_until(
-        "the duplicate file in quarantine", lambda: quarantined(stack, day, "b-full.parquet"), timeout=600
-    )
-    stack.s3.delete(f"landing/events/{day}/a-first.parquet")  # the sender withdraws the partial file
-
-    if how == "ops.py":
-        result = stack.ops("release", key, "--reason", "partial file withdrawn", "--by", "e2e", "--wait")
-        run_id = re.search(r"release run (\S+):", result.stdout).group(1)
-    else:
-        # What the UI's Launchpad sends.
-        run_id = gql.launch_job(
-            stack.client,
-            "ingest",
-            "release_from_quarantine",
-            {
-                "ops": {
-                    "release_quarantined_file": {
-                        "config": {"quarantine_key": key, "reason": "partial file withdrawn", "released_by": "e2e"}
-                    }
-                }
-            },
+    for how, day in days.items():
+        stack.s3.write_bytes(f"landing/events/{day}/a-first.parquet", parquet(frames[how].head(5)))
+    for day in days.values():
+        stack.wait_until(f"raw {day}", lambda: stack.s3.exists(f"raw/raw_events/date={day}/data.parquet"), 600)
+    for how, day in days.items():
+        stack.s3.write_bytes(f"landing/events/{day}/b-full.parquet", parquet(frames[how]))
+    keys = {}
+    for how, day in days.items():
+        [keys[how]] = stack.wait_until(
+            f"the duplicate file of {day} in quarantine", lambda: quarantined(stack, day, "b-full.parquet"), 600
         )
-        assert gql.wait_for_run(stack.client, run_id, timeout=600) == "SUCCESS"
+        stack.s3.delete(f"landing/events/{day}/a-first.parquet")  # the sender withdraws the partial file
 
-    run = next(r for r in gql.runs(stack.client, limit=50) if r["run_id"] == run_id)
-    assert run["tags"]["quarantine/released_by"] == "e2e"
-    assert not stack.s3.exists(key)
-    assert stack.s3.exists(f"landing/events/{day}/b-full.parquet")
-    assert any(o.key.endswith("-b-full.parquet.json") for o in stack.s3.list("quarantine/releases"))
-    # The sensor loads the day again by itself; automation carries it to daily_summary.
-    wait_green(stack, day, frame)
+    # What the UI's Launchpad sends...
+    launchpad_run = gql.launch_job(
+        stack.client,
+        "ingest",
+        "release_from_quarantine",
+        {
+            "ops": {
+                "release_quarantined_file": {
+                    "config": {"quarantine_key": keys["graphql"], "reason": "partial file withdrawn", "released_by": "e2e"}
+                }
+            }
+        },
+    )
+    # ...and the ops command, meanwhile.
+    result = stack.ops("release", keys["ops.py"], "--reason", "partial file withdrawn", "--by", "e2e", "--wait")
+    run_ids = {"ops.py": re.search(r"release run (\S+):", result.stdout).group(1), "graphql": launchpad_run}
+    assert gql.wait_for_run(stack.client, launchpad_run, timeout=600) == "SUCCESS"
+
+    for how, day in days.items():
+        run = next(r for r in gql.runs(stack.client, limit=50) if r["run_id"] == run_ids[how])
+        assert run["tags"]["quarantine/released_by"] == "e2e", how
+        assert not stack.s3.exists(keys[how])
+        assert stack.s3.exists(f"landing/events/{day}/b-full.parquet")
+    released = [o.key for o in stack.s3.list("quarantine/releases") if o.key.endswith("-b-full.parquet.json")]
+    assert len(released) == 2, released  # one audit record per release
+    # The sensor loads each day again by itself; automation carries it to daily_summary.
+    for how, day in days.items():
+        wait_green(stack, day, frames[how])
