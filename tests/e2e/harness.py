@@ -120,12 +120,19 @@ class Stack:
         raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
     def wait_healthy(self, timeout: float = 600):
+        seen = {}
+
         def all_healthy():
-            return all(self.health(s) == "healthy" for s in SERVICES) and all(
-                e["status"] == "loaded" for e in gql.locations(self.client)
+            seen["services"] = {s: self.health(s) for s in SERVICES}
+            seen["locations"] = {e["name"]: (e["status"], e["error"]) for e in gql.locations(self.client)}
+            return all(h == "healthy" for h in seen["services"].values()) and all(
+                status == "loaded" for status, _ in seen["locations"].values()
             )
 
-        self.wait_until("every service healthy and all locations loaded", all_healthy, timeout, 5)
+        try:
+            self.wait_until("every service healthy and all locations loaded", all_healthy, timeout, 5)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; last seen: {seen}") from None
 
     def up(self):
         self.compose("up", "-d")
