@@ -26,15 +26,16 @@ COPY code_locations/ingest/pyproject.toml code_locations/ingest/
 COPY code_locations/transforms/pyproject.toml code_locations/transforms/
 COPY code_locations/reporting/pyproject.toml code_locations/reporting/
 COPY deploy/platform/pyproject.toml deploy/platform/
+COPY deploy/launcher/pyproject.toml deploy/launcher/
 # The instance configuration every container shares: services, code servers and run workers.
 COPY dagster.yaml /opt/dagster/home/dagster.yaml
 
 FROM base AS platform
-# Locked third-party dependencies first, then the package dagster.yaml names (the run launcher).
+# Locked third-party dependencies first, then the run launcher dagster.yaml names.
 RUN uv sync --frozen --no-dev --package dagster-platform --no-install-workspace
-COPY deploy/platform/src deploy/platform/src
+COPY deploy/launcher deploy/launcher
 RUN uv sync --frozen --no-dev --package dagster-platform \
- && python -c "import dagster_platform.run_launcher"
+ && python -c "import dataplatform_launcher.run_launcher"
 COPY workspace.yaml /opt/dagster/home/workspace.yaml
 # The webserver and the daemon talk to the Docker socket to launch and terminate runs, and the
 # socket's group id differs from host to host. The entrypoint starts as root only to read that id,
@@ -54,6 +55,7 @@ RUN case "$LOCATION" in ingest|transforms|reporting) ;; \
     esac
 # Locked third-party dependencies first: this layer is reused until uv.lock changes.
 RUN uv sync --frozen --no-dev --package "$LOCATION" --no-install-workspace
+COPY deploy/launcher deploy/launcher
 COPY code_locations/lake code_locations/lake
 COPY code_locations/${LOCATION} code_locations/${LOCATION}
 RUN uv sync --frozen --no-dev --package "$LOCATION" \

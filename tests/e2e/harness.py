@@ -183,7 +183,11 @@ class Stack:
         target.mkdir(parents=True)
         for name in ("Dockerfile", ".dockerignore", "pyproject.toml", "uv.lock", "dagster.yaml", "workspace.yaml"):
             shutil.copy(ROOT / name, target / name)
-        shutil.copytree(ROOT / "deploy" / "platform", target / "deploy" / "platform")
+        for package in ("platform", "launcher"):
+            shutil.copytree(
+                ROOT / "deploy" / package, target / "deploy" / package,
+                ignore=shutil.ignore_patterns("__pycache__", "tests"),
+            )
         shutil.copytree(
             ROOT / "code_locations", target / "code_locations",
             ignore=shutil.ignore_patterns("__pycache__", "tests"),

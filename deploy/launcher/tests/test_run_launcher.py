@@ -20,7 +20,7 @@ from dagster._core.storage.tags import WILL_RETRY_TAG
 from dagster._core.test_utils import create_run_for_test, instance_for_test
 from dagster._daemon.monitoring.run_monitoring import monitor_starting_run, monitor_started_run
 from dagster_docker.docker_run_launcher import DOCKER_CONTAINER_ID_TAG
-from dagster_platform.run_launcher import OomReportingDockerRunLauncher, memory_variable
+from dataplatform_launcher.run_launcher import OomReportingDockerRunLauncher, memory_variable
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TWO_GIB = 2 * 2**30
@@ -80,7 +80,7 @@ def instance(request):
     dagster_yaml = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
     overrides = {
         "run_launcher": {
-            "module": "dagster_platform.run_launcher",
+            "module": "dataplatform_launcher.run_launcher",
             "class": "OomReportingDockerRunLauncher",
             "config": {"container_kwargs": {"auto_remove": True}},
         },
