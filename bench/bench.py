@@ -40,7 +40,7 @@ SIZES = {
     # P1 launches. "smoke" is CI's: every figure, once, in a few minutes; its figures are not
     # quoted (one sample each).
     "smoke": {"p2_days": 2, "p2_events": 5_000, "p2b_days": 1, "p6_days": 5, "p6_files": 24, "p1_runs": 1,
-              "p3_rows": 100_000, "p3_repeats": 1},
+              "p3_rows": 100_000, "p3_repeats": 3},
     "small": {"p2_days": 4, "p2_events": 20_000, "p2b_days": 2, "p6_days": 30, "p6_files": 24, "p1_runs": 3,
               "p3_rows": 500_000, "p3_repeats": 3},
     "medium": {"p2_days": 28, "p2_events": 100_000, "p2b_days": 7, "p6_days": 365, "p6_files": 24, "p1_runs": 10,
