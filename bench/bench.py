@@ -37,8 +37,8 @@ import plain_polars  # noqa: E402
 
 SIZES = {
     # P2 days x events per day; the one-partition-per-run baseline's days; P6 days x files a day;
-    # P1 launches. "smoke" is CI's: every figure, once, in a few minutes; its figures are not
-    # quoted (one sample each).
+    # P1 launches. "smoke" is CI's: every figure once (P3 thrice: its writes are short), in a few
+    # minutes; its figures are not quoted (one sample each).
     "smoke": {"p2_days": 2, "p2_events": 5_000, "p2b_days": 1, "p6_days": 5, "p6_files": 24, "p1_runs": 1,
               "p3_rows": 100_000, "p3_repeats": 3},
     "small": {"p2_days": 4, "p2_events": 20_000, "p2b_days": 2, "p6_days": 30, "p6_files": 24, "p1_runs": 3,
