@@ -433,6 +433,50 @@ def set_sensor_running(client: Client, location: str, sensor_name: str, running:
     return result["instigationState"]["status"]
 
 
+def sensor_cursor(client: Client, location: str, sensor_name: str) -> str | None:
+    """The cursor the sensor's next tick starts from (None before its first)."""
+    data = client.query(
+        f"query SensorCursor($selector: SensorSelector!) {{ sensorOrError(sensorSelector: $selector)"
+        f" {{ {_ERROR_FIELDS} ... on Sensor {{ sensorState {{ typeSpecificData"
+        f" {{ ... on SensorData {{ lastCursor }} }} }} }} }} }}",
+        {"selector": _selector(location, "sensor", sensor_name)},
+    )
+    return _expect("SensorCursor", data["sensorOrError"], "Sensor")["sensorState"]["typeSpecificData"]["lastCursor"]
+
+
+def sensor_dry_run(client: Client, location: str, sensor_name: str, cursor: str | None) -> dict[str, Any]:
+    """Evaluate the sensor from ``cursor`` without launching anything or storing a tick (the UI's
+    "Test sensor"): {"cursor": the cursor it would end on, "run_requests": [{run_key, job_name,
+    tags}]}. Raises GraphQLError if the evaluation fails."""
+    data = client.query(
+        f"mutation SensorDryRun($selector: SensorSelector!, $cursor: String) {{"
+        f" sensorDryRun(selectorData: $selector, cursor: $cursor) {{ {_ERROR_FIELDS}"
+        f" ... on DryRunInstigationTick {{ evaluationResult {{ cursor error {{ message }}"
+        f" runRequests {{ runKey jobName tags {{ key value }} }} }} }} }} }}",
+        {"selector": _selector(location, "sensor", sensor_name), "cursor": cursor},
+    )
+    result = _expect("SensorDryRun", data["sensorDryRun"], "DryRunInstigationTick")["evaluationResult"]
+    if result["error"]:
+        raise GraphQLError("SensorDryRun", f"{sensor_name} failed: {result['error']['message']}")
+    return {
+        "cursor": result["cursor"],
+        "run_requests": [
+            {"run_key": r["runKey"], "job_name": r["jobName"], "tags": {t["key"]: t["value"] for t in r["tags"]}}
+            for r in result["runRequests"] or []
+        ],
+    }
+
+
+def set_sensor_cursor(client: Client, location: str, sensor_name: str, cursor: str | None) -> None:
+    data = client.query(
+        f"mutation SetSensorCursor($selector: SensorSelector!, $cursor: String) {{"
+        f" setSensorCursor(sensorSelector: $selector, cursor: $cursor) {{ {_ERROR_FIELDS}"
+        f" ... on Sensor {{ name }} }} }}",
+        {"selector": _selector(location, "sensor", sensor_name), "cursor": cursor},
+    )
+    _expect("SetSensorCursor", data["setSensorCursor"], "Sensor")
+
+
 def schedule_state(client: Client, location: str, schedule_name: str) -> str:
     """RUNNING or STOPPED: the schedule's status in the instance, else its default status."""
     data = client.query(

@@ -147,26 +147,9 @@ class Stack:
     def advance_landing_cursor(self) -> None:
         """Move the landing sensor's cursor past every file now in landing (a dry run of the
         sensor from its cursor gives the cursor it would end on)."""
-        selector = {"repositoryLocationName": "ingest", "repositoryName": gql.REPOSITORY,
-                    "sensorName": "landing_files_sensor"}
-        state = self.client.query(
-            "query Cursor($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor {"
-            " sensorState { typeSpecificData { ... on SensorData { lastCursor } } } } } }",
-            {"s": selector},
-        )["sensorOrError"]["sensorState"]["typeSpecificData"]["lastCursor"]
-        tick = self.client.query(
-            "mutation DryRun($s: SensorSelector!, $c: String) { sensorDryRun(selectorData: $s, cursor: $c)"
-            " { __typename ... on PythonError { message }"
-            " ... on DryRunInstigationTick { evaluationResult { cursor error { message } } } } }",
-            {"s": selector, "c": state},
-        )["sensorDryRun"]
-        if tick["__typename"] != "DryRunInstigationTick" or tick["evaluationResult"]["error"]:
-            raise RuntimeError(f"landing sensor dry run failed: {tick}")
-        self.client.query(
-            "mutation SetCursor($s: SensorSelector!, $c: String) { setSensorCursor(sensorSelector: $s,"
-            " cursor: $c) { __typename } }",
-            {"s": selector, "c": tick["evaluationResult"]["cursor"]},
-        )
+        sensor = ("ingest", "landing_files_sensor")
+        tick = gql.sensor_dry_run(self.client, *sensor, gql.sensor_cursor(self.client, *sensor))
+        gql.set_sensor_cursor(self.client, *sensor, tick["cursor"])
 
     def start_landing_sensor_from_now(self) -> None:
         """Start the landing sensor past every file already in landing (earlier tests loaded
