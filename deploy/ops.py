@@ -331,6 +331,8 @@ def release(args: argparse.Namespace) -> int:
 BACKUP_MEMBERS = ("postgres.dump", "objects.tar")
 # Stopped while a backup is restored: nothing may launch a run, tick or write the instance.
 RESTORE_STOPS = ("daemon", "webserver")
+LANDING_SENSOR = ("ingest", "landing_files_sensor")
+RAW_EVENTS_JOB = "raw_events_job"
 IN_FLIGHT = ["STARTING", "STARTED", "CANCELING"]
 # Both run in a one-off container of the init service (the ingest image: lake, s3fs, the stack's
 # network and S3 credentials); -T: bytes on stdin/stdout, no terminal.
@@ -393,25 +395,29 @@ def backup(args: argparse.Namespace) -> int:
     env_file, created = Path(args.env_file), dt.datetime.now(dt.timezone.utc)
     out = Path(args.out) if args.out else ROOT / "backups" / f"dataplatform-{created:%Y%m%dT%H%M%SZ}.tar.gz"
     out.parent.mkdir(parents=True, exist_ok=True)
-    user, db = postgres_login(env_file)
+    user, db, client = *postgres_login(env_file), gql.Client(args.url)
     # Staged beside the archive, which appears only when complete (os.replace on one filesystem).
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".backup-") as tmp:
         parts = Path(tmp)
-        # Postgres first, objects second: an object newer than the dump is merely new to the
-        # restored instance (the landing sensor loads such a file); the other order could restore
-        # materializations whose files are not in the archive.
+        # Postgres first, objects second: the other order could restore materializations whose
+        # files are not in the archive. The landing sensor's cursor is read before the dump, so
+        # the dump holds it or a newer one.
+        cursor = gql.sensor_cursor(client, *LANDING_SENSOR)
         print(f"dumping Postgres database {db}", flush=True)
         with open(parts / "postgres.dump", "wb") as f:
             compose_stream(env_file, "exec", "-T", "postgres", "pg_dump", "-U", user, "-d", db, "-Fc", stdout=f)
         print("exporting every object of both buckets", flush=True)
         with open(parts / "objects.tar", "wb") as f:
             compose_stream(env_file, *OBJECTS_EXPORT, stdout=f)
+        pending = landing_files_new_since(client, cursor)
         manifest = {
             "created": created.isoformat(timespec="seconds"),
             "repository_commit": repository_commit(),
             "images": service_images(env_file),
             "postgres": {"user": user, "database": db},
             "buckets": bucket_counts(parts / "objects.tar"),
+            # Landing files the dumped sensor cursor may not have passed: the restore loads them.
+            "landing_pending": pending,
             "members": {
                 name: {"bytes": (parts / name).stat().st_size, "sha256": sha256(parts / name)}
                 for name in BACKUP_MEMBERS
@@ -423,8 +429,35 @@ def backup(args: argparse.Namespace) -> int:
                 tar.add(parts / name, arcname=name)
         os.replace(parts / "archive.tar.gz", out)
     dump_bytes = manifest["members"]["postgres.dump"]["bytes"]
-    print(f"backup {out}: Postgres dump ({dump_bytes:,} bytes); {describe(manifest['buckets'])}")
+    print(f"backup {out}: Postgres dump ({dump_bytes:,} bytes); {describe(manifest['buckets'])};"
+          f" {len(pending)} landing files not yet loaded")
     return 0
+
+
+def landing_files_new_since(client: gql.Client, cursor: str | None) -> list[str]:
+    """The landing files the landing sensor would load from `cursor` (a dry run: nothing starts)."""
+    requests = gql.sensor_dry_run(client, *LANDING_SENSOR, cursor)["run_requests"]
+    return sorted({r["tags"]["landing/file"] for r in requests if "landing/file" in r["tags"]})
+
+
+def mark_landing_files_seen(client: gql.Client, timeout: float) -> None:
+    """Move the landing sensor's cursor past every landing file now in the bucket.
+
+    A restore writes every object anew, so each one's LastModified is newer than the restored
+    cursor: the sensor would take every file for new, and its run keys (key@etag) only cover the
+    files it loaded itself, not those loaded by a backfill or by hand. The cursor a dry run from
+    the restored one ends on marks them all seen; the files the backup found not yet loaded are
+    loaded by the restore itself (landing_pending in the manifest)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = gql.sensor_dry_run(client, *LANDING_SENSOR, gql.sensor_cursor(client, *LANDING_SENSOR))
+            break
+        except gql.GraphQLError as error:  # the webserver is still loading the ingest location
+            if time.monotonic() > deadline:
+                raise OpsError(f"could not move the landing sensor's cursor past the restored files: {error}") from error
+            time.sleep(2)
+    gql.set_sensor_cursor(client, *LANDING_SENSOR, result["cursor"])
 
 
 def read_archive(archive: Path, into: Path) -> dict:
@@ -478,12 +511,26 @@ def restore(args: argparse.Namespace) -> int:
         except OpsError as error:
             raise OpsError(f"{error}\n{' and '.join(RESTORE_STOPS)} stay stopped: fix the cause and run restore"
                            f" again (it starts over), or `docker compose start {' '.join(RESTORE_STOPS)}`") from error
-    print(f"starting {' and '.join(RESTORE_STOPS)}", flush=True)
-    compose(env_file, "start", *RESTORE_STOPS)
-    for service in RESTORE_STOPS:
-        wait_healthy(env_file, service, args.timeout)
+    # The webserver first: the landing sensor's cursor moves past the restored files before the
+    # daemon ticks it.
+    print("starting webserver", flush=True)
+    compose(env_file, "start", "webserver")
+    wait_healthy(env_file, "webserver", args.timeout)
+    mark_landing_files_seen(client, args.timeout)
+    print("starting daemon", flush=True)
+    compose(env_file, "start", "daemon")
+    wait_healthy(env_file, "daemon", args.timeout)
+    for day in sorted({landing_day(key) for key in manifest.get("landing_pending", [])}):
+        tags = {"dagster/partition": day, "dataplatform/restored_from": archive.name}
+        run_id = gql.launch_job(client, "ingest", RAW_EVENTS_JOB, tags=tags)
+        print(f"loading {day} (a landing file the backup found not yet loaded): run {run_id}", flush=True)
     print(f"restored {archive}: {gql.count_runs(client)} runs in the instance; {describe(manifest['buckets'])}")
     return 0
+
+
+def landing_day(key: str) -> str:
+    """landing/events/YYYY-MM-DD/<name> -> YYYY-MM-DD"""
+    return key.split("/")[2]
 
 
 def status(args: argparse.Namespace) -> int:
