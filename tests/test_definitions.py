@@ -121,3 +121,20 @@ def test_a_location_without_duckdb_loads_and_never_imports_it(location):
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_runs_that_load_landing_files_run_one_at_a_time():
+    """raw_events' checks are not partitioned: two of its runs at once can leave stale checks that
+    hold back automation (ingest/defs/automation.py). The instance, compose and Kubernetes alike,
+    limits the job's tag to one run."""
+    import yaml
+
+    from ingest.defs.automation import ONE_AT_A_TIME, raw_events_job
+
+    assert ONE_AT_A_TIME.items() <= raw_events_job.tags.items()
+    [(key, value)] = ONE_AT_A_TIME.items()
+    compose = yaml.safe_load((ROOT / "dagster.yaml").read_text())["run_coordinator"]["config"]["tag_concurrency_limits"]
+    helm = yaml.safe_load((ROOT / "deploy/kubernetes/values.yaml").read_text())
+    helm_limits = helm["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
+    for limits in (compose, helm_limits):
+        assert {"key": key, "value": value, "limit": 1} in limits

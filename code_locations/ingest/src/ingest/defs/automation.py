@@ -19,10 +19,19 @@ from lake import keys, partitions
 from lake.messages import bounded, truncate
 from lake.store import ObjectStore
 
+# raw_events' checks belong to the asset, not to a partition, and automation reads a blocking
+# check as passed only if it evaluated the latest materialization. Two raw_events runs at once (say
+# two days' files at the first `up`) can finish in the order "A materializes, B materializes, A's
+# checks": the checks are then stale, and every event day waits for the next raw_events run. So
+# the runs that load landing files (sensor, nightly schedule, released days, restore) run one at a
+# time (dagster.yaml: tag_concurrency_limits on this tag).
+ONE_AT_A_TIME = {"dataplatform/one_at_a_time": "raw_events"}
+
 raw_events_job = dg.define_asset_job(
     "raw_events_job",
     selection=dg.AssetSelection.assets(keys.RAW_EVENTS) - dg.AssetSelection.checks(landing_layout_valid),
     partitions_def=partitions.daily_partitions,
+    tags=ONE_AT_A_TIME,
 )
 
 
