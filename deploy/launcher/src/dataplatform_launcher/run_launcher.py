@@ -151,7 +151,6 @@ class OomReportingDockerRunLauncher(DockerRunLauncher):
             with self._watched_lock:
                 self._watched_container_ids.discard(container.id)
 
-
     def _remove_containers_of_finished_runs(self, run: DagsterRun) -> None:
         """Containers whose run ended while no watcher was alive (the daemon was restarted)."""
         if not self.remove_finished_containers:
@@ -168,4 +167,3 @@ def _remove(container) -> None:
         container.remove(force=True)
     except docker.errors.NotFound:
         pass  # already removed
-
