@@ -144,6 +144,17 @@ class Stack:
         active = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
         self.wait_until("no run in flight", lambda: gql.count_runs(self.client, active) == 0, timeout, 5)
 
+    def stop_sensor(self, location: str, sensor: str) -> None:
+        """Stop a sensor for good. A tick in flight when the sensor is stopped stores the state
+        it started from (RUNNING) when it ends, so wait for that tick to end and stop again."""
+        gql.set_sensor_running(self.client, location, sensor, False)
+        self.wait_until(
+            f"no tick of {sensor} in flight",
+            lambda: all(t["status"] != "STARTED" for t in gql.sensor_ticks(self.client, location, sensor, 1)),
+            timeout=180, every=1,
+        )
+        gql.set_sensor_running(self.client, location, sensor, False)
+
     def advance_landing_cursor(self) -> None:
         """Move the landing sensor's cursor past every file now in landing, as a restore does."""
         mark_landing_files_seen(self.client, timeout=60)

@@ -474,10 +474,7 @@ def test_backup_then_restore_onto_empty_volumes_brings_everything_back(stack, tm
     # nothing but the landing sensor could start a run after the restore.
     automation = [("transforms", "transforms_automation"), ("reporting", "reporting_automation")]
     for location, sensor in automation:
-        gql.set_sensor_running(stack.client, location, sensor, False)
-    stack.wait_idle()
-    for location, sensor in automation:  # again: a tick in flight at the first stop writes RUNNING back
-        gql.set_sensor_running(stack.client, location, sensor, False)
+        stack.stop_sensor(location, sensor)
     stack.wait_idle()
     try:
         runs_before = {r["run_id"] for r in gql.runs(stack.client, limit=None)}

@@ -252,7 +252,7 @@ def test_a_failed_check_on_bad_landing_data_names_the_file_on_the_asset_page(sta
     bad_name = "bad-schema.parquet"
     # Launched by hand: the landing sensor would race this run for the same file (a second run
     # that finds the file already quarantined passes the check and hides the failure).
-    gql.set_sensor_running(stack.client, "ingest", "landing_files_sensor", False)
+    stack.stop_sensor("ingest", "landing_files_sensor")
     land(stack, BAD_DAY, demo_events(date.fromisoformat(BAD_DAY), 30).rename({"value": "amount"}), bad_name)
     run_id = gql.launch_asset_run(stack.client, "ingest", [["raw", "raw_events"]], partition_key=BAD_DAY)
     gql.wait_for_run(stack.client, run_id, timeout=300)
