@@ -322,8 +322,7 @@ class Bench:
         same `up` gives P4's cold up -> all healthy. ``up_started_at`` (epoch seconds): measure
         from an `up` on empty volumes that the caller started, instead of a down -v and up here."""
         if up_started_at is None:
-            self.stack.wait_idle()
-            self.stack.compose("down", "-v", "--remove-orphans")
+            self.stack.down("-v", "--remove-orphans")
             up_started_at = time.time()
             self.stack.compose("up", "-d")
             self.stack.wait_healthy(timeout=3600)

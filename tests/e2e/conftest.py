@@ -70,6 +70,13 @@ def stack(request):
             stack.compose("down", "-v", "--remove-orphans", check=False)
 
 
+@pytest.fixture(autouse=True)
+def stack_up(request):
+    """Every e2e test starts on a running stack, even if the test before it failed with the stack down."""
+    if "stack" in request.fixturenames:
+        request.getfixturevalue("stack").ensure_up()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Remember each phase's outcome on the test item, so fixtures can react to a failure."""

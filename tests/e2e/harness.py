@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +26,7 @@ OFFICIAL_IMAGES = ("python:3.11-slim-bookworm", "postgres:17", "minio/minio:late
 STANDIN_BASE = "dataplatform-standin/python:3.11-slim"
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 SERVICES = ("postgres", "minio", "ingest", "transforms", "reporting", "webserver", "daemon")
+NETWORK = "dataplatform"  # docker-compose.yml gives it a fixed name; run containers join it
 
 
 def sh(*args: str, check: bool = True, env: dict | None = None, timeout: float = 1800) -> str:
@@ -137,6 +139,46 @@ class Stack:
     def up(self):
         self.compose("up", "-d")
         self.wait_healthy()
+
+    def ensure_up(self) -> None:
+        """Bring the stack back if an earlier test left it down (say, it failed between its `down`
+        and its `up`), so that one failure does not fail every test after it."""
+        listed = sh(
+            "docker", "ps", "--filter", f"label=com.docker.compose.project={PROJECT}",
+            "--format", '{{.Label "com.docker.compose.service"}} {{.Status}}',
+        )
+        healthy = {line.split()[0] for line in listed.splitlines() if "(healthy)" in line}
+        if healthy >= set(SERVICES):
+            return
+        warnings.warn("the stack was not up at the start of this test; bringing it up again")
+        self.up()
+
+    def down(self, *flags: str) -> None:
+        """`compose down` when the platform is idle. Run containers are not compose services: while
+        one is still attached to the network, `down` removes every service and then fails on the
+        network. Any such container is named (as a warning in the test summary) and removed."""
+        self.wait_idle()
+        extra = ["--env-file", str(self.env_file)] if self.env_file.exists() else []
+        result = subprocess.run(
+            [*self.compose_cmd, *extra, "down", *flags], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=1800
+        )
+        if result.returncode == 0:
+            return
+        if "active endpoints" not in result.stderr:
+            raise RuntimeError(f"`compose down {' '.join(flags)}` exited {result.returncode}:\n{result.stderr}")
+        attached = json.loads(sh("docker", "network", "inspect", NETWORK))[0].get("Containers") or {}
+        described = []
+        for container_id, endpoint in attached.items():
+            found = json.loads(sh("docker", "inspect", container_id, check=False) or "[{}]")[0]
+            labels = (found.get("Config") or {}).get("Labels") or {}
+            described.append(
+                f"{endpoint.get('Name')} (image {(found.get('Config') or {}).get('Image')},"
+                f" run {labels.get('dagster/run_id')}, state {(found.get('State') or {}).get('Status')})"
+            )
+            sh("docker", "rm", "-f", container_id, check=False)
+            sh("docker", "network", "disconnect", "-f", NETWORK, endpoint.get("Name") or container_id, check=False)
+        warnings.warn(f"still attached to network {NETWORK} at `down` while no run was in flight: {'; '.join(described)}")
+        self.compose("down", *flags)
 
     def wait_idle(self, timeout: float = 600) -> None:
         """No run queued or in flight: run containers are not compose services, and a network

@@ -419,7 +419,7 @@ def test_down_then_up_keeps_run_history_and_lake_data(stack):
     stack.wait_idle()
     runs_before = {r["run_id"] for r in gql.runs(stack.client, limit=None)}
     lake_before = {o.key: o.etag for o in stack.s3.list("")}
-    stack.compose("down")
+    stack.down()
     stack.up()
     runs_after = {r["run_id"] for r in gql.runs(stack.client, limit=None)}
     assert runs_before <= runs_after
@@ -483,7 +483,7 @@ def test_backup_then_restore_onto_empty_volumes_brings_everything_back(stack, tm
         archive = tmp_path / "backup.tar.gz"
         stack.ops("backup", "--out", str(archive))
 
-        stack.compose("down", "-v")
+        stack.down("-v")
         stack.compose("up", "-d", env={"DEMO_DAYS": "0"})  # a fresh stack seeds nothing of its own
         stack.wait_healthy()
         assert gql.runs(stack.client, limit=None) == []
@@ -502,7 +502,8 @@ def test_backup_then_restore_onto_empty_volumes_brings_everything_back(stack, tm
         day = next(k for k in sorted(lake_before) if k.startswith("landing/events/")).split("/")[2]
         run_id = gql.launch_asset_run(stack.client, "ingest", [["raw", "raw_events"]], partition_key=day)
         assert gql.wait_for_run(stack.client, run_id, timeout=600) == "SUCCESS"
-    finally:  # later tests need automation
+    finally:  # later tests need the stack and automation
+        stack.ensure_up()
         for location, sensor in automation:
             gql.set_sensor_running(stack.client, location, sensor, True)
 
