@@ -29,6 +29,10 @@ SERVICES = ("postgres", "minio", "ingest", "transforms", "reporting", "webserver
 NETWORK = "dataplatform"  # docker-compose.yml gives it a fixed name; run containers join it
 
 
+class StackWarning(Warning):
+    """Something the harness repaired to go on; listed in pytest's warnings summary."""
+
+
 def sh(*args: str, check: bool = True, env: dict | None = None, timeout: float = 1800) -> str:
     result = subprocess.run(
         args, cwd=ROOT, capture_output=True, text=True, env=env, timeout=timeout
@@ -150,7 +154,7 @@ class Stack:
         healthy = {line.split()[0] for line in listed.splitlines() if "(healthy)" in line}
         if healthy >= set(SERVICES):
             return
-        warnings.warn("the stack was not up at the start of this test; bringing it up again")
+        warnings.warn("the stack was not up at the start of this test; bringing it up again", StackWarning)
         self.up()
 
     def down(self, *flags: str) -> None:
@@ -160,7 +164,8 @@ class Stack:
         self.wait_idle()
         extra = ["--env-file", str(self.env_file)] if self.env_file.exists() else []
         result = subprocess.run(
-            [*self.compose_cmd, *extra, "down", *flags], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=1800
+            [*self.compose_cmd, *extra, "down", *flags],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=1800,
         )
         if result.returncode == 0:
             return
@@ -177,7 +182,10 @@ class Stack:
             )
             sh("docker", "rm", "-f", container_id, check=False)
             sh("docker", "network", "disconnect", "-f", NETWORK, endpoint.get("Name") or container_id, check=False)
-        warnings.warn(f"still attached to network {NETWORK} at `down` while no run was in flight: {'; '.join(described)}")
+        warnings.warn(
+            f"still attached to network {NETWORK} at `down` while no run was in flight: {'; '.join(described)}",
+            StackWarning,
+        )
         self.compose("down", *flags)
 
     def wait_idle(self, timeout: float = 600) -> None:
