@@ -174,7 +174,7 @@ class Stack:
         attached = json.loads(sh("docker", "network", "inspect", NETWORK))[0].get("Containers") or {}
         described = []
         for container_id, endpoint in attached.items():
-            found = json.loads(sh("docker", "inspect", container_id, check=False) or "[{}]")[0]
+            found = (json.loads(sh("docker", "inspect", container_id, check=False) or "[]") or [{}])[0]
             labels = (found.get("Config") or {}).get("Labels") or {}
             described.append(
                 f"{endpoint.get('Name')} (image {(found.get('Config') or {}).get('Image')},"
