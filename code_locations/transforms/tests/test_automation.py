@@ -132,3 +132,27 @@ def test_a_failed_blocking_check_on_an_arrival_day_holds_back_the_event_days_tha
     land(instance, "2024-04-10", valid=True)
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
     assert requested(result) == {PROCESSED_EVENTS: ["2024-04-09", "2024-04-10"]}
+
+
+def test_an_arrival_day_reloaded_while_its_event_days_ran_runs_them_again(instance):
+    """Automation requested D-1 and D; their run read raw D, and raw D was loaded again (a
+    released file) before the next tick saw that run's request and materializations. That tick
+    must not count the new raw D as handled: the event days run again and read it."""
+    defs = with_raw_checks()
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    land(instance, "2024-05-20")
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    both = ["2024-05-19", "2024-05-20"]
+    assert requested(result) == {PROCESSED_EVENTS: both}
+
+    for day in both:
+        materialize(instance, PROCESSED_EVENTS, day)  # the requested run, from the old raw D
+    land(instance, "2024-05-20")  # the reload, finished after that run
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert requested(result) == {PROCESSED_EVENTS: both, DAILY_SUMMARY: both}
+
+    for day in both:
+        materialize(instance, PROCESSED_EVENTS, day)
+        materialize(instance, DAILY_SUMMARY, day)
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert PROCESSED_EVENTS not in requested(result)  # handled once it read the reload

@@ -6,10 +6,25 @@ the 02:00 schedule after midnight opened a new one, and re-loaded history must f
 
 import dagster as dg
 
+# Dagster's since_last_handled(): an upstream update is handled once the asset is requested or
+# updated. Both show one tick late: the tick after a request sees it as newly requested, and a run's
+# materialization is seen at the tick after it. An upstream update seen in that same tick (say raw D
+# reloaded while the requested run was reading the old raw D) was then counted as handled, and the
+# asset kept the old data until upstream changed again. So a tick in which an upstream was updated
+# handles nothing: the asset runs once more and reads the update.
+HANDLED = (
+    (
+        dg.AutomationCondition.newly_requested()
+        | dg.AutomationCondition.newly_updated()
+        | dg.AutomationCondition.initial_evaluation()
+    )
+    & ~dg.AutomationCondition.any_deps_updated()
+).with_label("handled")
+
 # Any upstream update refreshes the asset once upstream is quiet. For monthly and unpartitioned
 # assets: days still missing (the running month) do not hold them back.
 ON_ANY_UPSTREAM_UPDATE = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    dg.AutomationCondition.any_deps_updated().since(HANDLED)
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("on_any_upstream_update")
