@@ -129,8 +129,13 @@ def test_a_new_landing_file_triggers_exactly_one_sensor_run(stack):
     assert gql.wait_for_run(stack.client, runs[0]["run_id"], timeout=300) == "SUCCESS"
 
     # The same bytes again: same etag, so no new run, tick after tick.
+    rewritten_at = time.time()
     stack.s3.write_bytes(key, stack.s3.read_bytes(key))
-    time.sleep(75)  # more than two sensor intervals
+    stack.wait_until(
+        "two landing sensor ticks after the rewrite",
+        lambda: len(landing_ticks_after(stack, rewritten_at)) >= 2,
+        timeout=240, every=2,
+    )
     assert len(runs_for_file()) == 1
     # Later tests land data the sensor should not race with.
     gql.set_sensor_running(stack.client, "ingest", "landing_files_sensor", False)
@@ -497,7 +502,7 @@ def test_backup_then_restore_onto_empty_volumes_brings_everything_back(stack, tm
         # The landing sensor ticks over every restored file (all newer than its cursor) and loads none:
         # their keys and etags are in the restored run keys.
         assert gql.sensor_state(stack.client, "ingest", "landing_files_sensor") == "RUNNING"
-        stack.wait_until("a landing sensor tick after the restore", lambda: landing_tick_after(stack, restored_at), 180)
+        stack.wait_until("a landing sensor tick after the restore", lambda: landing_ticks_after(stack, restored_at), 180)
         assert {r["run_id"] for r in gql.runs(stack.client, limit=None)} == runs_before
         day = next(k for k in sorted(lake_before) if k.startswith("landing/events/")).split("/")[2]
         run_id = gql.launch_asset_run(stack.client, "ingest", [["raw", "raw_events"]], partition_key=day)
@@ -508,6 +513,8 @@ def test_backup_then_restore_onto_empty_volumes_brings_everything_back(stack, tm
             gql.set_sensor_running(stack.client, location, sensor, True)
 
 
-def landing_tick_after(stack, since: float) -> bool:
+def landing_ticks_after(stack, since: float) -> list[dict]:
+    """The landing sensor's ticks that started after `since` and have ended."""
     ticks = gql.sensor_ticks(stack.client, "ingest", "landing_files_sensor")
-    return any(t["timestamp"] > since and t["status"] in ("SUCCESS", "SKIPPED") for t in ticks)
+    return [t for t in ticks if t["timestamp"] > since and t["status"] in ("SUCCESS", "SKIPPED")]
+
