@@ -517,4 +517,3 @@ def landing_ticks_after(stack, since: float) -> list[dict]:
     """The landing sensor's ticks that started after `since` and have ended."""
     ticks = gql.sensor_ticks(stack.client, "ingest", "landing_files_sensor")
     return [t for t in ticks if t["timestamp"] > since and t["status"] in ("SUCCESS", "SKIPPED")]
-
