@@ -151,8 +151,11 @@ class Stack:
             "docker", "ps", "--filter", f"label=com.docker.compose.project={PROJECT}",
             "--format", '{{.Label "com.docker.compose.service"}} {{.Status}}',
         )
-        healthy = {line.split()[0] for line in listed.splitlines() if "(healthy)" in line}
-        if healthy >= set(SERVICES):
+        status = dict(line.split(" ", 1) for line in listed.splitlines() if " " in line)
+        if all("(healthy)" in status.get(s, "") for s in SERVICES):
+            return
+        if all(s in status for s in SERVICES):  # all running, some still starting (say, restarted)
+            self.wait_healthy()
             return
         warnings.warn("the stack was not up at the start of this test; bringing it up again", StackWarning)
         self.up()
@@ -194,16 +197,25 @@ class Stack:
         active = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
         self.wait_until("no run in flight", lambda: gql.count_runs(self.client, active) == 0, timeout, 5)
 
-    def stop_sensor(self, location: str, sensor: str) -> None:
-        """Stop a sensor for good. A tick in flight when the sensor is stopped stores the state
-        it started from (RUNNING) when it ends, so wait for that tick to end and stop again."""
-        gql.set_sensor_running(self.client, location, sensor, False)
-        self.wait_until(
-            f"no tick of {sensor} in flight",
-            lambda: all(t["status"] != "STARTED" for t in gql.sensor_ticks(self.client, location, sensor, 1)),
-            timeout=180, every=1,
-        )
-        gql.set_sensor_running(self.client, location, sensor, False)
+    def stop_sensor(self, location: str, sensor: str, settle: float = 10) -> None:
+        """Stop a sensor for good. A tick that ends after the stop stores the state it started
+        from (RUNNING), and the daemon may start one a moment after the stop from a state it read
+        before it. So: stop, let any such tick start and end, and stop again until the sensor stays
+        stopped with no tick begun since."""
+        deadline = time.monotonic() + 300
+        while True:
+            stopped_at = time.time()
+            gql.set_sensor_running(self.client, location, sensor, False)
+            time.sleep(settle)
+            self.wait_until(
+                f"no tick of {sensor} in flight",
+                lambda: all(t["status"] != "STARTED" for t in gql.sensor_ticks(self.client, location, sensor, 1)),
+                timeout=180, every=1,
+            )
+            begun = [t for t in gql.sensor_ticks(self.client, location, sensor, 3) if t["timestamp"] > stopped_at]
+            if not begun and gql.sensor_state(self.client, location, sensor) == "STOPPED":
+                return
+            assert time.monotonic() < deadline, f"{sensor} did not stay stopped"
 
     def advance_landing_cursor(self) -> None:
         """Move the landing sensor's cursor past every file now in landing, as a restore does."""

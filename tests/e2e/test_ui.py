@@ -250,12 +250,16 @@ def test_after_a_redeploy_the_ui_shows_the_new_code_version_and_reloads_one_loca
 
 def test_a_failed_check_on_bad_landing_data_names_the_file_on_the_asset_page(stack, page):
     bad_name = "bad-schema.parquet"
-    # Launched by hand: the landing sensor would race this run for the same file (a second run
-    # that finds the file already quarantined passes the check and hides the failure).
-    stack.stop_sensor("ingest", "landing_files_sensor")
+    key = f"landing/events/{BAD_DAY}/{bad_name}"
+    # Loaded the way bad data arrives: by the landing sensor, in one run (its run key). A run
+    # launched by hand beside it would race it for the file, and the later of the two would find
+    # the file already quarantined and pass the check.
+    stack.start_landing_sensor_from_now()
     land(stack, BAD_DAY, demo_events(date.fromisoformat(BAD_DAY), 30).rename({"value": "amount"}), bad_name)
-    run_id = gql.launch_asset_run(stack.client, "ingest", [["raw", "raw_events"]], partition_key=BAD_DAY)
-    gql.wait_for_run(stack.client, run_id, timeout=300)
+    [run] = stack.wait_until(
+        f"the sensor's run for {key}", lambda: gql.runs(stack.client, tags={"landing/file": key}, limit=None), 240
+    )
+    gql.wait_for_run(stack.client, run["run_id"], timeout=300)
     visit(page, "/assets/raw/raw_events?view=checks")
     page.get_by_text("landing_files_valid", exact=True).first.click()
     message = f"landing/events/{BAD_DAY}/{bad_name}: wrong schema: missing columns ['value']"
