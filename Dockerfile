@@ -48,12 +48,19 @@ EXPOSE 3000
 # so no restart of 5 s or more reaches a user (a new connection is a few milliseconds).
 CMD ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "/opt/dagster/home/workspace.yaml", "--db-pool-recycle", "5"]
 
-FROM base AS location
+# The third-party dependencies every location shares, in one layer that the three location images
+# have in common (built, pushed and pulled once): ingest's set, which is also transforms' set, and
+# reporting's set less DuckDB and matplotlib. No LOCATION argument is declared above this layer, so
+# its cache key is the same for every location. Reused until uv.lock changes.
+FROM base AS location-deps
+RUN uv sync --frozen --no-dev --package ingest --no-install-workspace
+
+FROM location-deps AS location
 ARG LOCATION
 RUN case "$LOCATION" in ingest|transforms|reporting) ;; \
       *) echo "build arg LOCATION must be ingest, transforms or reporting, got '$LOCATION'" >&2; exit 1;; \
     esac
-# Locked third-party dependencies first: this layer is reused until uv.lock changes.
+# What only this location needs on top (reporting: DuckDB, matplotlib; the others: nothing).
 RUN uv sync --frozen --no-dev --package "$LOCATION" --no-install-workspace
 COPY deploy/launcher deploy/launcher
 COPY code_locations/lake code_locations/lake
