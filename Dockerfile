@@ -41,6 +41,8 @@ COPY workspace.yaml /opt/dagster/home/workspace.yaml
 # socket's group id differs from host to host. The entrypoint starts as root only to read that id,
 # then runs the service as `dagster` with that group (deploy/platform/entrypoint.sh).
 COPY deploy/platform/entrypoint.sh /usr/local/bin/dataplatform-entrypoint
+# The daemon's health check, without importing dagster (docker-compose.yml says why).
+COPY deploy/platform/daemon_health.py /opt/dagster/daemon_health.py
 ENTRYPOINT ["dataplatform-entrypoint"]
 EXPOSE 3000
 # The webserver keeps one pooled Postgres connection. After a Postgres restart that connection is
