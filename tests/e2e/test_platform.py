@@ -319,11 +319,18 @@ def test_a_killed_run_container_is_marked_failed_and_the_retry_succeeds(stack):
     assert gql.wait_for_run(stack.client, run_id, timeout=240) == "FAILURE"
     messages = " ".join(m for _, m in gql.run_event_messages(stack.client, run_id))
     assert "container" in messages.lower() or "worker" in messages.lower()
-    retry = stack.wait_until(
-        "a retry of the killed run",
-        lambda: gql.runs(stack.client, tags={"dagster/parent_run_id": run_id}, limit=None),
-        timeout=240,
-    )
+    try:
+        retry = stack.wait_until(
+            "a retry of the killed run",
+            lambda: gql.runs(stack.client, tags={"dagster/parent_run_id": run_id}, limit=None),
+            timeout=240,
+        )
+    except AssertionError as missing:
+        # Seen once in a full run (will_retry=true, no retry): say what the retry daemon saw.
+        tags = next(r["tags"] for r in gql.runs(stack.client, limit=None) if r["run_id"] == run_id)
+        daemon = [line for line in stack.compose("logs", "--no-color", "--tail", "3000", "daemon").splitlines()
+                  if run_id in line or "EventLogConsumer" in line]
+        raise AssertionError(f"{missing}\nrun tags: {tags}\ndaemon log:\n" + "\n".join(daemon[-40:])) from None
     assert gql.wait_for_run(stack.client, retry[0]["run_id"], timeout=300) == "SUCCESS"
 
 
