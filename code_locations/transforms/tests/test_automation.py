@@ -156,3 +156,44 @@ def test_an_arrival_day_reloaded_while_its_event_days_ran_runs_them_again(instan
         materialize(instance, DAILY_SUMMARY, day)
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
     assert PROCESSED_EVENTS not in requested(result)  # handled once it read the reload
+
+
+def run_range(instance, keys, days) -> None:
+    """What one run of ``keys`` over the range of ``days`` records, as a backfill runs them
+    (BackfillPolicy.multi_run): the transforms assets' own keys, dependencies and checks, their
+    compute replaced, so the materializations and check results come from one real run."""
+    stubs = []
+    for real in (a for a in load_defs().assets if isinstance(a, dg.AssetsDefinition)):
+
+        @dg.multi_asset(
+            name=real.node_def.name, specs=list(real.specs), check_specs=list(real.check_specs),
+            partitions_def=real.partitions_def, can_subset=True,
+        )
+        def stub(context: dg.AssetExecutionContext):
+            for key in context.selected_asset_keys:
+                yield dg.MaterializeResult(asset_key=key)
+                for check in context.selected_asset_check_keys:
+                    if check.asset_key == key:
+                        yield dg.AssetCheckResult(asset_key=key, check_name=check.name, passed=True)
+
+        stubs.append(stub)
+    job = dg.Definitions(assets=stubs).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance, asset_selection=keys,
+        tags={"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]},
+    )
+    assert result.success
+
+
+def test_a_backfill_of_processed_and_daily_in_one_run_is_not_run_again_by_automation(instance):
+    """Dagster recognises an upstream update from the asset's own run only for the latest
+    partition; daily_summary ran again for every other day of a backfill run."""
+    defs = load_defs()
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    days = ["2024-06-03", "2024-06-04", "2024-06-05"]
+    for day in days:
+        instance.report_runless_asset_event(dg.AssetMaterialization(RAW_EVENTS, partition=day))
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    run_range(instance, [PROCESSED_EVENTS, DAILY_SUMMARY], ["2024-06-02", *days])  # the backfill's run
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert requested(result) == {MONTHLY_SUMMARY: ["2024-06-01"]}

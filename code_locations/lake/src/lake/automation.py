@@ -31,8 +31,15 @@ ON_ANY_UPSTREAM_UPDATE = (
 
 # For the daily chain: a new or re-loaded upstream partition flows through without anyone clicking,
 # but never onto a missing upstream partition and never past a failed blocking check.
+# Handled as Dagster's since_last_handled() says, not as HANDLED: this upstream (processed_events)
+# lives in the same location and usually runs in the same run (a backfill, or automation requesting
+# both), so its update seen in the tick of our own update is ours. Under HANDLED it was not handled
+# for every partition but the last of a multi-partition run (Dagster tells "the same run" only by
+# the asset's latest materialization), and daily_summary ran again after every backfill.
 ON_UPSTREAM_UPDATE = (
-    ON_ANY_UPSTREAM_UPDATE
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
     & ~dg.AutomationCondition.any_deps_missing()
     & dg.AutomationCondition.all_deps_blocking_checks_passed()
 ).with_label("on_upstream_update")
