@@ -73,4 +73,8 @@ ENV DAGSTER_LOCATION=${LOCATION} \
     MPLCONFIGDIR=/tmp/matplotlib
 USER dagster
 EXPOSE 4000
-CMD ["sh", "-c", "exec dagster code-server start -h 0.0.0.0 -p 4000 -m \"$DAGSTER_LOCATION.definitions\" --location-name \"$DAGSTER_LOCATION\""]
+# One process serves the location's definitions. `dagster code-server start` would add a proxy
+# process (about 100 MB) only to reload code in place; an image's code never changes in place (a
+# redeploy starts a new container). --lazy-load-user-code: a location whose definitions fail to
+# load keeps serving, and the UI and `ops.py status` show its error.
+CMD ["sh", "-c", "exec dagster api grpc -h 0.0.0.0 -p 4000 -m \"$DAGSTER_LOCATION.definitions\" --location-name \"$DAGSTER_LOCATION\" --lazy-load-user-code"]
