@@ -33,6 +33,7 @@ class FakeContainer:
         self.attrs = {"State": {"Status": status, **state}, "HostConfig": {"Memory": memory}}
         self.labels: dict[str, str] = {}
         self.removed = False
+        self.remove_error: Exception | None = None
         self.exited = threading.Event()
 
     def exit(self, state: dict) -> None:
@@ -45,6 +46,8 @@ class FakeContainer:
         return {"StatusCode": self.attrs["State"].get("ExitCode")}
 
     def remove(self, force=False):
+        if self.remove_error is not None:
+            raise self.remove_error
         self.removed = True
 
 
@@ -229,6 +232,31 @@ def test_a_launch_removes_containers_whose_run_ended_while_nobody_watched(instan
     new = FakeContainer("c-new", "running", {})
     instance.run_launcher.launch_run(LaunchRunContext(started_run(instance, docker_client, new), workspace=None))
     assert (ended.removed, dead.removed, foreign.removed, new.removed) == (True, False, False, False)
+
+
+def removal_in_progress(container_id: str) -> docker.errors.APIError:
+    response = type("Response", (), {"status_code": 409, "reason": "Conflict", "url": ""})()
+    return docker.errors.APIError(
+        "409 Client Error: Conflict", response=response,
+        explanation=f"removal of container {container_id} is already in progress",
+    )
+
+
+def test_a_launch_never_fails_because_a_finished_container_is_being_removed(instance, docker_client, monkeypatch):
+    """Seen in a full e2e run: the launch-time sweep met a container whose watcher was removing
+    it, Docker answered 409, and the new run was marked failed."""
+    monkeypatch.setattr(OomReportingDockerRunLauncher, "_watch_container_of", lambda self, run_id: None)
+    monkeypatch.setattr("dagster_docker.DockerRunLauncher.launch_run", lambda self, context: None)
+    ended = FakeContainer("c-ending", "exited", {"ExitCode": 0})
+    instance.report_run_failed(started_run(instance, docker_client, ended), "ended")
+    ended.remove_error = removal_in_progress(ended.id)
+    broken = FakeContainer("c-broken", "exited", {"ExitCode": 0})
+    instance.report_run_failed(started_run(instance, docker_client, broken), "ended")
+    broken.remove_error = docker.errors.APIError("500 Server Error: the engine is busy")
+
+    new = FakeContainer("c-next", "running", {})
+    instance.run_launcher.launch_run(LaunchRunContext(started_run(instance, docker_client, new), workspace=None))
+    assert not new.removed  # launched; the sweep's errors were logged, not raised
 
 
 def test_each_location_limit_is_set_by_the_variable_the_message_names():

@@ -83,7 +83,11 @@ class OomReportingDockerRunLauncher(DockerRunLauncher):
     def launch_run(self, context: LaunchRunContext) -> None:
         super().launch_run(context)
         self._watch_container_of(context.dagster_run.run_id)
-        self._remove_containers_of_finished_runs(context.dagster_run)
+        try:
+            self._remove_containers_of_finished_runs(context.dagster_run)
+        except docker.errors.DockerException:
+            # Housekeeping: the run is launched; a container left now is removed at a later launch.
+            logger.warning("Could not remove the containers of finished runs", exc_info=True)
 
     def resume_run(self, context: ResumeRunContext) -> None:
         super().resume_run(context)
@@ -157,6 +161,9 @@ class OomReportingDockerRunLauncher(DockerRunLauncher):
             return
         client = self._get_client(self.get_container_context(run))
         for container in client.containers.list(all=True, filters={"status": "exited", "label": "dagster/run_id"}):
+            with self._watched_lock:
+                if container.id in self._watched_container_ids:
+                    continue  # its watcher removes it
             ended = self._instance.get_run_by_id(container.labels["dagster/run_id"])
             if ended is not None and ended.is_finished:  # a run of another instance is not ours
                 _remove(container)
@@ -167,3 +174,6 @@ def _remove(container) -> None:
         container.remove(force=True)
     except docker.errors.NotFound:
         pass  # already removed
+    except docker.errors.APIError as error:
+        if error.status_code != 409:  # 409: its removal is already in progress (a watcher's)
+            raise
