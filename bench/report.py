@@ -218,9 +218,10 @@ NOTES = """## Reading the figures
   run container's cgroup peak.
 - **P3**: a 2M-row frame written and read through the lake IO manager, against polars' own S3
   reader and writer on the same endpoint, and local disk.
-- **P4**: idle memory per container after the queue drains (`docker stats`), the share of the
-  host's CPU busy over 30 idle seconds (`/proc/stat`), cold `up` on empty volumes with images
-  built, and image sizes (above the base image).
+- **P4**: idle memory per container (`docker stats`) and the share of the host's CPU busy over
+  30 idle seconds (`/proc/stat`), right after P7: no run queued or in flight, the sensors running
+  (sampled again if a run starts meanwhile); cold `up` on empty volumes with images built; image
+  sizes (above the base image).
 - **P5**: the asset catalog's query (every asset node with partition health, checks and latest
   materialization).
 - **P6**: the landing sensor evaluated by its code server (`sensorDryRun`, as the UI's "test
@@ -233,8 +234,23 @@ Each measured on the same stack, before and after one change, back to back (2-co
 
 - **Health checks without `import dagster`.** `dagster api grpc-health-check` and
   `dagster-daemon liveness-check` each cost 2-3 s of CPU; three code servers and the daemon ran
-  them every 10 s. The code servers now ask the gRPC health service directly (0.26 s of CPU), the
-  daemon's check runs every 30 s. Idle host CPU busy: 60% → 32% (60 s samples).
+  them every 10 s. The code servers now ask the gRPC health service directly (0.26 s of CPU).
+  Idle host CPU busy: 60% → 32% (60 s samples). The daemon's check then ran every 30 s, so a cold
+  `up` waited that long for its first check; it now reads the daemons' heartbeats from Postgres
+  (`deploy/platform/daemon_health.py`, 0.07 s of CPU instead of 3.4 s) every 10 s. Cold `up` →
+  all healthy: 68 s → 35 s (one sample each, same images, idle host).
+- **One layer of shared dependencies.** Each location image installed its locked dependencies in
+  its own layer (the build argument came first), so the three images carried three copies of the
+  same 643 MB. Now one layer, built and pushed once; reporting adds DuckDB and matplotlib
+  (239 MB) on top. Pushing and pulling the four images through a registry (the e2e test, in a
+  full suite run): 194 s → 112 s.
+- **One process per code server.** `dagster code-server start` runs a proxy process (102 MB RSS)
+  beside the server only to reload code in place, which an image never needs (a redeploy starts
+  a new container). The code servers run `dagster api grpc --lazy-load-user-code`: about 300 MB
+  less across the three locations; a location whose code fails to load still serves its error.
+- **No second daily_summary run after each backfill.** Automation counted processed_events'
+  update from the same multi-day run as new for every day but the last (Dagster recognises the
+  same run only by the asset's latest materialization), and ran daily_summary again for them.
 - **Steps in the run's own process** (`lake.env.RUN_EXECUTOR`, Dagster's in-process executor).
   The default multiprocess executor started a process per step, each importing the location
   again; raw_events' runs have two steps (the asset with its checks, and the landing-layout
@@ -259,6 +275,12 @@ Each measured on the same stack, before and after one change, back to back (2-co
   floor), once for ingest and again for transforms. Dagster's backfill daemon iterates every
   30 s (`DEFAULT_DAEMON_INTERVAL_SECONDS`, not configurable in 1.13), so each step of a small
   backfill from one location to the next waits for the next iteration.
+- **A new day takes two automation hops inside transforms.** For a day whose processed_events
+  does not exist yet, daily_summary waits until processed_events' checks have run, so it is
+  requested one tick (30 s) and one backfill iteration (up to 30 s) later instead of in the same
+  run. Letting it ride along (the run's own blocking checks guard it) works, but then Dagster
+  counts the shared run's update as new for every day but the last and runs daily_summary again;
+  not done until that can be told apart.
 """
 
 
