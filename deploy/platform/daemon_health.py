@@ -40,14 +40,11 @@ def main() -> int:
         dbname=os.environ["DAGSTER_POSTGRES_DB"], connect_timeout=5,
     ) as conn, conn.cursor() as cursor:
         # Dagster writes naive UTC timestamps; compare them with the database's own UTC clock.
-        cursor.execute("SELECT daemon_type, timestamp, now() AT TIME ZONE 'UTC' FROM daemon_heartbeats")
-        rows = cursor.fetchall()
-        if not rows:
-            cursor.execute("SELECT now() AT TIME ZONE 'UTC'")
-            now = cursor.fetchone()[0]
-        else:
-            now = rows[0][2]
-    found = problems({daemon: at for daemon, at, _ in rows}, now)
+        cursor.execute("SELECT now() AT TIME ZONE 'UTC'")
+        [now] = cursor.fetchone()
+        cursor.execute("SELECT daemon_type, timestamp FROM daemon_heartbeats")
+        heartbeats = dict(cursor.fetchall())
+    found = problems(heartbeats, now)
     print("; ".join(found) or f"all {len(DAEMONS)} daemons live")
     return 1 if found else 0
 
