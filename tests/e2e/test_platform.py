@@ -18,6 +18,7 @@ import pytest
 import dagster_gql as gql
 from ops import BACKFILL_DONE
 from ingest.demo import demo_events
+from lake.partitions import DAILY_BACKFILL_POLICY
 
 pytestmark = pytest.mark.e2e
 
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DAY = "2024-06-03"  # launched by hand, then automation
 SENSOR_DAY = "2024-06-10"  # arrives while the sensor watches
 BACKFILL = [(date(2024, 5, 1) + timedelta(days=i)).isoformat() for i in range(14)]
+PER_RUN = DAILY_BACKFILL_POLICY.max_partitions_per_run  # days per backfill run
 CHAIN = ["raw/raw_events", "staging/processed_events", "marts/daily_summary"]
 shared: dict = {}
 
@@ -181,7 +183,7 @@ def test_the_run_stdout_is_readable_after_its_container_is_gone(stack):
     assert re.search(r"Loaded \d+ events from 1 files", logs)
 
 
-def test_a_two_week_backfill_completes_in_runs_of_a_week_through_a_storage_outage(stack):
+def test_a_two_week_backfill_completes_in_multi_day_runs_through_a_storage_outage(stack):
     for day in BACKFILL:
         land(stack, day, events=80)
     known = {r["run_id"] for r in gql.runs(stack.client, limit=None)}
@@ -215,16 +217,16 @@ def test_a_two_week_backfill_completes_in_runs_of_a_week_through_a_storage_outag
     for day in BACKFILL:
         for layer in CHAIN:
             assert stack.s3.exists(f"{layer}/date={day}/data.parquet"), f"{layer} {day}"
-    # BackfillPolicy.multi_run(7): 14 arrival days are two ingest runs, not fourteen. The event
-    # days are 15: the day before the first arrival day can hold that day's late events, so the
-    # backfill carries it too, and transforms need three runs of at most seven days.
+    # The backfill policy's runs of at most PER_RUN days: 14 arrival days are one ingest run, not
+    # fourteen. The event days are 15: the day before the first arrival day can hold that day's
+    # late events, so the backfill carries it too, and transforms need two runs.
     event_days = [(date(2024, 5, 1) - timedelta(days=1)).isoformat(), *BACKFILL]
     assert stack.s3.exists(f"marts/daily_summary/date={event_days[0]}/data.parquet")
     per_location: dict[str, int] = {}
     for run in status["runs"]:
         per_location[run["tags"]["dagster/code_location"]] = per_location.get(run["tags"]["dagster/code_location"], 0) + 1
         assert run["status"] == "SUCCESS"
-    assert per_location == {"ingest": 2, "transforms": -(-len(event_days) // 7)}
+    assert per_location == {"ingest": -(-len(BACKFILL) // PER_RUN), "transforms": -(-len(event_days) // PER_RUN)}
     shared["backfill_runs"] = len(status["runs"])
 
 
@@ -416,12 +418,13 @@ def test_a_daemon_killed_mid_backfill_comes_back_and_the_backfill_completes_with
         timeout=900, every=5,
     )
     assert status["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), status
-    # 14 arrival days in runs of at most 7: two runs, each once.
+    # 14 arrival days in runs of at most PER_RUN days, each run once.
     ranges = sorted(
         (r["tags"]["dagster/asset_partition_range_start"], r["tags"]["dagster/asset_partition_range_end"])
         for r in status["runs"]
     )
-    assert ranges == [(BACKFILL[0], BACKFILL[6]), (BACKFILL[7], BACKFILL[13])]
+    chunks = [BACKFILL[i:i + PER_RUN] for i in range(0, len(BACKFILL), PER_RUN)]
+    assert ranges == [(chunk[0], chunk[-1]) for chunk in chunks]
     assert all(r["status"] == "SUCCESS" for r in status["runs"])
 
 
