@@ -90,9 +90,12 @@ class Stack:
             secret_access_key="minioadmin",
         )
 
-    def compose(self, *args: str, check: bool = True, timeout: float = 1800, env: dict | None = None) -> str:
+    def compose_args(self, *args: str) -> list[str]:
         extra = ["--env-file", str(self.env_file)] if self.env_file.exists() else []
-        return sh(*self.compose_cmd, *extra, *args, check=check, env={**self.env, **(env or {})}, timeout=timeout)
+        return [*self.compose_cmd, *extra, *args]
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 1800, env: dict | None = None) -> str:
+        return sh(*self.compose_args(*args), check=check, env={**self.env, **(env or {})}, timeout=timeout)
 
     def ops(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run(
@@ -165,10 +168,8 @@ class Stack:
         one is still attached to the network, `down` removes every service and then fails on the
         network. Any such container is named (as a warning in the test summary) and removed."""
         self.wait_idle()
-        extra = ["--env-file", str(self.env_file)] if self.env_file.exists() else []
         result = subprocess.run(
-            [*self.compose_cmd, *extra, "down", *flags],
-            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=1800,
+            self.compose_args("down", *flags), cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=1800
         )
         if result.returncode == 0:
             return
