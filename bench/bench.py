@@ -388,7 +388,7 @@ class Bench:
         ]
         log(f"P6 landing {len(items)} files")
         landing.put_many(self.s3, items)
-        first, steady = [], []
+        first, steady, listing = [], [], []
         try:
             for _ in range(repeats):
                 started = time.perf_counter()
@@ -397,13 +397,19 @@ class Bench:
                 started = time.perf_counter()
                 self.dry_run(tick["cursor"])
                 steady.append(time.perf_counter() - started)
+                # The baseline: the object store listing the same prefix for the same client code
+                # (every tick lists it; a steady tick does little else).
+                listing.append(timed(lambda: sum(1 for _ in self.s3.list("landing/events"))))
         finally:
             self.remove(key for key, _ in items)
-        log(f"P6 sensor tick over {len(items)} files: first p50 {median(first):.2f}s, steady p50 {median(steady):.2f}s")
+        log(f"P6 sensor tick over {len(items)} files: first p50 {median(first):.2f}s, steady p50"
+            f" {median(steady):.2f}s; listing the prefix alone p50 {median(listing):.2f}s")
         return {
             "landing_files": len(items),
             "first_tick_s": summary(first),
             "steady_tick_s": summary(steady),
+            "listing_s": summary(listing),
+            "steady_ratio_to_listing": median(steady) / median(listing),
             "run_requests_first_tick": tick["requests"],
         }
 

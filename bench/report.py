@@ -80,7 +80,8 @@ def rows(result: dict | None) -> list[tuple[str, str, str, str, str]]:
         (f"P5 asset catalog query ({g('P5', 'max_partitions_materialized')} partitions materialized), p50 (p95)",
          f"{fmt(g('P5', 'query_s', 'p50'), 's', 3)} ({fmt(g('P5', 'query_s', 'p95'), 's', 3)})", "", "", "p95 ≤ 1 s"),
         (f"P6 landing sensor tick, {g('P6', 'landing_files') or 0:,} files: first / steady",
-         f"{fmt(g('P6', 'first_tick_s', 'p50'))} / {fmt(g('P6', 'steady_tick_s', 'p50'))}", "", "", "≤ 2 s"),
+         f"{fmt(g('P6', 'first_tick_s', 'p50'))} / {fmt(g('P6', 'steady_tick_s', 'p50'))}",
+         f"listing the prefix {fmt(g('P6', 'listing_s', 'p50'))}", fmt(g("P6", "steady_ratio_to_listing"), "x"), "≤ 2 s"),
         (f"P7 first up → KPI report of {g('P7', 'seeded_days')} seeded days", fmt(g("P7", "up_to_kpi_report_s"), "s", 1),
          "", "", "≤ 120 s"),
     ]
@@ -225,7 +226,8 @@ NOTES = """## Reading the figures
 - **P5**: the asset catalog's query (every asset node with partition health, checks and latest
   materialization).
 - **P6**: the landing sensor evaluated by its code server (`sensorDryRun`, as the UI's "test
-  sensor"): a first tick with an empty cursor, and a steady tick with nothing new.
+  sensor"): a first tick with an empty cursor, and a steady tick with nothing new. Beside it, the
+  object store listing the same prefix through the lake's client (what every tick does first).
 - **P7**: `up` on empty volumes until the KPI report covers every seeded demo day.
 
 ## Levers pulled, and what each bought
@@ -262,6 +264,10 @@ Each measured on the same stack, before and after one change, back to back (2-co
   requests). P3 at 100k rows (median of 7, against a local S3 server): write 8.2× → 1.6× polars'
   own, read 3.0× → 1.6×; at the issue's 2M rows (median of 3): write 1.88× → 1.04×, read
   1.35× → 1.07×.
+- **Two weeks per backfill run** (`BackfillPolicy.multi_run(14)`, was 7). At 28 days × 100,000
+  events (one sample each, same stack): backfill 71.7 s in 8 runs → 63.2 s in 4 runs (8.5× →
+  6.9× the plain script), run peak memory 0.52 → 0.82 GB (the run limit is 2 GB). At the full
+  year it halves the runs a backfill starts: 82 instead of about 160.
 - Earlier: the queue is checked every second, not every 5 s (P1 queue → start); one s3fs client
   per resource instead of one per call; DuckDB only in the reporting image.
 
@@ -281,6 +287,23 @@ Each measured on the same stack, before and after one change, back to back (2-co
   run. Letting it ride along (the run's own blocking checks guard it) works, but then Dagster
   counts the shared run's update as new for every day but the last and runs daily_summary again;
   not done until that can be told apart.
+- **A year's backfill is runs, not data.** At full size (365 days × 100,000 events) the backfill
+  took 5.3× the plain script's time in 82 runs: 27 of raw_events, 26 of processed_events, 23 of
+  daily_summary and 6 of both (at this scale daily_summary's days become ready one run after
+  processed_events', so the backfill daemon submits them apart). Each run pays its floor (P1) and
+  the runs of one location share 3 slots on 2 cores; the data work is the plain script's.
+- **The steady landing-sensor tick is the object store's listing.** Every tick lists
+  landing/events/ (a late file may land in any day's folder, so no part of the prefix can be
+  skipped). Over a year of files (9,125 keys) the listing alone took 4.2 s on the stand-in S3
+  server (moto, one Python process), and the tick 5.2 s; the sensor's own work over those keys
+  (classify, compare with the cursor) is 0.03 s. MinIO lists far faster than the stand-in;
+  not measured here (no MinIO binary on this machine).
+- **Image size.** Above the base, ingest and transforms hold one 643 MB layer of locked
+  dependencies: pyarrow 170 MB (dagster-polars imports it when the definitions load, checked in
+  the image), the polars runtime 170 MB, the kubernetes client 84 MB (dagster-k8s: the same image
+  runs under the K8sRunLauncher, as Dagster's Helm deployment requires), botocore 31 MB,
+  SQLAlchemy 24 MB, Dagster 23 MB, gRPC 19 MB. The 425 MB target would need pyarrow or the
+  Kubernetes path gone; both are kept.
 """
 
 
