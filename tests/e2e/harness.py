@@ -165,7 +165,7 @@ class Stack:
                                 lambda: all(self.health(name) == "healthy" for name in failed), 300)
                 for name in failed:
                     gql.reload_location(self.client, name)
-            self.wait_healthy()
+                self.wait_healthy()
             return
         if all(s in status for s in SERVICES):  # all running, some still starting (say, restarted)
             self.wait_healthy()
