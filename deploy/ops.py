@@ -409,7 +409,7 @@ def backup(args: argparse.Namespace) -> int:
         print("exporting every object of both buckets", flush=True)
         with open(parts / "objects.tar", "wb") as f:
             compose_stream(env_file, *OBJECTS_EXPORT, stdout=f)
-        pending = landing_files_new_since(client, cursor)
+        pending = landing_days_new_since(client, cursor)
         manifest = {
             "created": created.isoformat(timespec="seconds"),
             "repository_commit": repository_commit(),
@@ -417,7 +417,7 @@ def backup(args: argparse.Namespace) -> int:
             "postgres": {"user": user, "database": db},
             "buckets": bucket_counts(parts / "objects.tar"),
             # Landing files the dumped sensor cursor may not have passed: the restore loads them.
-            "landing_pending": pending,
+            "landing_pending_days": pending,
             "members": {
                 name: {"bytes": (parts / name).stat().st_size, "sha256": sha256(parts / name)}
                 for name in BACKUP_MEMBERS
@@ -430,14 +430,23 @@ def backup(args: argparse.Namespace) -> int:
         os.replace(parts / "archive.tar.gz", out)
     dump_bytes = manifest["members"]["postgres.dump"]["bytes"]
     print(f"backup {out}: Postgres dump ({dump_bytes:,} bytes); {describe(manifest['buckets'])};"
-          f" {len(pending)} landing files not yet loaded")
+          f" {len(pending)} landing days with files not yet loaded")
     return 0
 
 
-def landing_files_new_since(client: gql.Client, cursor: str | None) -> list[str]:
-    """The landing files the landing sensor would load from `cursor` (a dry run: nothing starts)."""
-    requests = gql.sensor_dry_run(client, *LANDING_SENSOR, cursor)["run_requests"]
-    return sorted({r["tags"]["landing/file"] for r in requests if "landing/file" in r["tags"]})
+def landing_days_new_since(client: gql.Client, cursor: str | None) -> list[str]:
+    """The days the landing sensor would load from `cursor` (a dry run: nothing starts): each
+    of its raw_events requests names one day or a range of consecutive days."""
+    days = set()
+    for request in gql.sensor_dry_run(client, *LANDING_SENSOR, cursor)["run_requests"]:
+        tags = request["tags"]
+        if "dagster/partition" in tags:
+            days.add(tags["dagster/partition"])
+        elif "dagster/asset_partition_range_start" in tags:
+            first = dt.date.fromisoformat(tags["dagster/asset_partition_range_start"])
+            last = dt.date.fromisoformat(tags["dagster/asset_partition_range_end"])
+            days.update((first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1))
+    return sorted(days)
 
 
 def mark_landing_files_seen(client: gql.Client, timeout: float) -> None:
@@ -447,7 +456,7 @@ def mark_landing_files_seen(client: gql.Client, timeout: float) -> None:
     cursor: the sensor would take every file for new, and its run keys (key@etag) only cover the
     files it loaded itself, not those loaded by a backfill or by hand. The cursor a dry run from
     the restored one ends on marks them all seen; the files the backup found not yet loaded are
-    loaded by the restore itself (landing_pending in the manifest)."""
+    loaded by the restore itself (landing_pending_days in the manifest)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -520,10 +529,12 @@ def restore(args: argparse.Namespace) -> int:
     print("starting daemon", flush=True)
     compose(env_file, "start", "daemon")
     wait_healthy(env_file, "daemon", args.timeout)
-    for day in sorted({landing_day(key) for key in manifest.get("landing_pending", [])}):
+    # Archives from before landing_pending_days listed the files (landing_pending).
+    pending = {*manifest.get("landing_pending_days", []), *map(landing_day, manifest.get("landing_pending", []))}
+    for day in sorted(pending):
         tags = {"dagster/partition": day, "dataplatform/restored_from": archive.name}
         run_id = gql.launch_job(client, "ingest", RAW_EVENTS_JOB, tags=tags)
-        print(f"loading {day} (a landing file the backup found not yet loaded): run {run_id}", flush=True)
+        print(f"loading {day} (landing files the backup found not yet loaded): run {run_id}", flush=True)
     print(f"restored {archive}: {gql.count_runs(client)} runs in the instance; {describe(manifest['buckets'])}")
     return 0
 

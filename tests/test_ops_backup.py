@@ -53,14 +53,20 @@ class Stack:
         monkeypatch.setattr(ops.gql, "set_sensor_cursor", self.set_sensor_cursor)
         monkeypatch.setattr(ops.gql, "launch_job", self.launch_job)
         self.cursor = "cursor-at-backup"
-        # What the landing sensor would load from a cursor: here one file arrived after it.
-        self.new_files = ["landing/events/2024-05-02/late.csv"]
+        # What the landing sensor would load from a cursor, as its requests say: one file that
+        # arrived after it (one day), and files of three consecutive days (one range run).
+        self.requests = [
+            {"run_key": "landing/events/2024-05-02/late.csv@etag", "job_name": "raw_events_job",
+             "tags": {"dagster/partition": "2024-05-02", "landing/file": "landing/events/2024-05-02/late.csv"}},
+            {"run_key": "landing-files-0123", "job_name": "raw_events_job",
+             "tags": {"dagster/asset_partition_range_start": "2024-05-30",
+                      "dagster/asset_partition_range_end": "2024-06-01", "landing/files": "5"}},
+        ]
 
     def sensor_dry_run(self, client, location, sensor, cursor):
         assert (location, sensor) == ops.LANDING_SENSOR
         self.calls.append(("dry_run", cursor))
-        requests = [{"run_key": f"{k}@etag", "job_name": "raw_events_job", "tags": {"landing/file": k}} for k in self.new_files]
-        return {"cursor": "cursor-past-every-file", "run_requests": requests}
+        return {"cursor": "cursor-past-every-file", "run_requests": self.requests}
 
     def set_sensor_cursor(self, client, location, sensor, cursor):
         self.calls.append(("set_cursor", cursor))
@@ -119,7 +125,7 @@ def test_backup_writes_one_archive_with_dump_objects_and_manifest(env_file, tmp_
     assert manifest["buckets"] == {"lake": {"objects": 2, "bytes": 45}, "dagster-logs": {"objects": 0, "bytes": 0}}
     assert manifest["images"] == {"ingest": "dataplatform/ingest:v1", "webserver": "dataplatform/webserver:v1"}
     assert manifest["postgres"] == {"user": "ana", "database": "platform"}
-    assert manifest["landing_pending"] == ["landing/events/2024-05-02/late.csv"]
+    assert manifest["landing_pending_days"] == ["2024-05-02", "2024-05-30", "2024-05-31", "2024-06-01"]
     assert f"backup {out}" in capsys.readouterr().out
     assert [p.name for p in out.parent.iterdir()] == ["b.tar.gz"]  # no staging left behind
 
@@ -153,14 +159,14 @@ def test_restore_stops_restores_both_and_starts_again(archive, env_file, monkeyp
          "--clean", "--if-exists", "--no-owner", "--single-transaction"),
         ("run", "--rm", "--no-deps", "-T", "init", "python", "-m", "lake.backup", "import"),
         # The restored files are all newer than the restored cursor: it moves past them before
-        # the daemon starts; the file the backup found not yet loaded is loaded by its day.
+        # the daemon starts; the days the backup found files not yet loaded of are loaded.
         ("start", "webserver"),
         ("healthy", "webserver"),
         ("dry_run", "cursor-at-backup"),
         ("set_cursor", "cursor-past-every-file"),
         ("start", "daemon"),
         ("healthy", "daemon"),
-        ("launch", "ingest", "raw_events_job", "2024-05-02"),
+        *[("launch", "ingest", "raw_events_job", day) for day in ("2024-05-02", "2024-05-30", "2024-05-31", "2024-06-01")],
         ("count_runs", None),
     ]
     assert stack.stdin == {"postgres": DUMP, "init": OBJECTS}

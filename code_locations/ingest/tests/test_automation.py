@@ -1,9 +1,16 @@
+import time
 from datetime import datetime, timezone
 
 import dagster as dg
 from dagster._core.test_utils import freeze_time
 
-from ingest.defs.automation import landing_files_sensor, raw_events_nightly
+from ingest.defs.automation import (
+    PARTITION_RANGE_END as RANGE_END,
+    PARTITION_RANGE_START as RANGE_START,
+    landing_files_sensor,
+    raw_events_nightly,
+)
+from lake.partitions import DAILY_BACKFILL_POLICY
 
 
 def tick(store, instance, cursor=None):
@@ -12,33 +19,52 @@ def tick(store, instance, cursor=None):
     return result.run_requests or [], result.cursor
 
 
-def test_each_new_or_changed_landing_file_requests_one_run(object_store, instance):
+def test_new_or_changed_landing_files_request_one_run_per_range_of_days(object_store, instance):
     object_store.write_bytes("landing/events/2024-03-01/a.parquet", b"one")
     object_store.write_bytes("landing/events/2024-03-02/b.csv", b"two")
+    object_store.write_bytes("landing/events/2024-03-02/c.csv", b"three")
 
     requests, cursor = tick(object_store, instance)
-    assert sorted((r.partition_key, r.tags["landing/file"]) for r in requests) == [
-        ("2024-03-01", "landing/events/2024-03-01/a.parquet"),
-        ("2024-03-02", "landing/events/2024-03-02/b.csv"),
-    ]
-    assert all(r.run_key == f"{r.tags['landing/file']}@{r.tags['landing/etag']}" for r in requests)
+    [request] = requests
+    assert request.partition_key is None and request.tags[RANGE_START] == "2024-03-01"
+    assert request.tags[RANGE_END] == "2024-03-02" and request.tags["landing/files"] == "3"
 
     # Nothing changed: nothing requested.
     again, cursor = tick(object_store, instance, cursor)
     assert again == []
 
-    # Re-uploading the same bytes keeps the etag: the run key is the one already used.
-    object_store.write_bytes("landing/events/2024-03-01/a.parquet", b"one")
-    same, cursor = tick(object_store, instance, cursor)
-    assert all(r.run_key in {q.run_key for q in requests} for r in same)
-
-    # Changed content: one new run for that file only.
+    # Changed content: one new run, for that file's day only; a single file keeps the run key and
+    # tags of its own.
     object_store.write_bytes("landing/events/2024-03-01/a.parquet", b"one, revised")
     changed, cursor = tick(object_store, instance, cursor)
     assert [(r.partition_key, r.tags["landing/file"]) for r in changed] == [
         ("2024-03-01", "landing/events/2024-03-01/a.parquet")
     ]
-    assert changed[0].run_key not in {r.run_key for r in requests}
+    assert changed[0].run_key == f"{changed[0].tags['landing/file']}@{changed[0].tags['landing/etag']}"
+
+    # Re-uploading the same bytes keeps the etag: the run key is the one already used.
+    time.sleep(1.1)  # a later LastModified (whole seconds): the sensor sees the file again
+    object_store.write_bytes("landing/events/2024-03-01/a.parquet", b"one, revised")
+    same, cursor = tick(object_store, instance, cursor)
+    assert [r.run_key for r in same] == [changed[0].run_key]
+
+
+def test_a_run_covers_at_most_two_weeks_of_consecutive_days(object_store, instance):
+    days = [f"2024-03-{d:02d}" for d in (*range(1, 17), 20, 22, 23)]  # 16 days, a gap, 1, a gap, 2
+    for day in days:
+        object_store.write_bytes(f"landing/events/{day}/x.csv", day.encode())
+    requests, cursor = tick(object_store, instance)
+    ranges = [(r.tags.get(RANGE_START, r.partition_key), r.tags.get(RANGE_END, r.partition_key)) for r in requests]
+    assert ranges == [
+        ("2024-03-01", "2024-03-14"), ("2024-03-15", "2024-03-16"), ("2024-03-20", "2024-03-20"),
+        ("2024-03-22", "2024-03-23"),
+    ]
+    assert DAILY_BACKFILL_POLICY.max_partitions_per_run == 14
+    assert {r.job_name for r in requests} == {"raw_events_job"}
+    assert len({r.run_key for r in requests}) == 4
+    # The same files seen again (a tick repeated after a daemon restart): the same run keys.
+    assert [r.run_key for r in tick(object_store, instance)[0]] == [r.run_key for r in requests]
+    assert tick(object_store, instance, cursor)[0] == []
 
 
 def test_keys_breaking_the_layout_request_one_layout_check_run(object_store, instance):
@@ -85,15 +111,12 @@ def test_a_file_under_a_future_date_waits_for_its_day(object_store, instance):
         assert again == []
 
 
-def test_several_new_files_of_one_day_each_request_a_run(object_store, instance):
+def test_several_new_files_of_one_day_request_one_run_of_that_day(object_store, instance):
     _, cursor = tick(object_store, instance)
     for name in ("a.csv", "b.csv", "c.csv"):
         object_store.write_bytes(f"landing/events/2024-03-05/{name}", name.encode())
-    requests, cursor = tick(object_store, instance, cursor)
-    assert sorted(r.tags["landing/file"] for r in requests) == [
-        f"landing/events/2024-03-05/{n}" for n in ("a.csv", "b.csv", "c.csv")
-    ]
-    assert {r.job_name for r in requests} == {"raw_events_job"}
+    [request], cursor = tick(object_store, instance, cursor)
+    assert (request.job_name, request.partition_key, request.tags["landing/files"]) == ("raw_events_job", "2024-03-05", "3")
     # A file moved to quarantine is simply gone; a corrected one under any name is new.
     object_store.delete("landing/events/2024-03-05/b.csv")
     object_store.write_bytes("landing/events/2024-03-05/b-fixed.csv", b"fixed")

@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 
@@ -17,7 +17,13 @@ from ingest.landing import (
 )
 from lake import keys, partitions
 from lake.messages import bounded, truncate
-from lake.store import ObjectStore
+from lake.store import ObjectStore, StoredObject
+
+# Dagster's run tags for a partition range (as a backfill's multi-partition runs carry).
+PARTITION_RANGE_START, PARTITION_RANGE_END = (
+    "dagster/asset_partition_range_start",
+    "dagster/asset_partition_range_end",
+)
 
 # raw_events' checks belong to the asset, not to a partition, and automation reads a blocking
 # check as passed only if it evaluated the latest materialization. Two raw_events runs at once (say
@@ -52,8 +58,9 @@ def raw_events_nightly(context: dg.ScheduleEvaluationContext):
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "One raw_events run per new or changed file under landing/events/YYYY-MM-DD/ (run key: the"
-        " file's key and etag, so an unchanged file never triggers twice). Files under a future"
+        "One raw_events run for the days with new or changed files under"
+        " landing/events/YYYY-MM-DD/, up to two weeks of consecutive days per run (run key: the"
+        " files' keys and etags, so unchanged files never trigger twice). Files under a future"
         " date wait in the cursor until their day exists. Keys that break the layout request one"
         " landing_layout_job run, which quarantines them."
     ),
@@ -67,7 +74,7 @@ def landing_files_sensor(context: dg.SensorEvaluationContext, object_store: Obje
     since, at_since, was_waiting = cursor["since"], set(cursor["at_since"]), set(cursor["waiting"])
     last_day = last_landing_day()
     newest, at_newest = since, set(at_since)
-    waiting, strays, requests = set(), [], []
+    waiting, strays, ready = set(), [], {}
     for obj in list_landing(object_store):
         run_key = f"{obj.key}@{obj.etag}"
         place = classify_landing_key(obj.key, last_day)
@@ -87,14 +94,8 @@ def landing_files_sensor(context: dg.SensorEvaluationContext, object_store: Obje
         if place.status == WAITING:
             waiting.add(run_key)
             continue
-        requests.append(
-            dg.RunRequest(
-                job_name=raw_events_job.name,
-                run_key=run_key,
-                partition_key=place.date,
-                tags={"landing/file": obj.key, "landing/etag": obj.etag},
-            )
-        )
+        ready.setdefault(place.date, []).append(obj)
+    requests = [_load_request(days, ready) for days in _runs_of_days(sorted(ready))]
     if strays:
         digest = hashlib.sha256("\n".join(sorted(strays)).encode()).hexdigest()[:16]
         context.log.warning(
@@ -116,3 +117,33 @@ def landing_files_sensor(context: dg.SensorEvaluationContext, object_store: Obje
     if not requests:
         return dg.SensorResult(skip_reason="no new or changed landing files", cursor=cursor_out)
     return dg.SensorResult(run_requests=requests, cursor=cursor_out)
+
+
+def _runs_of_days(days: list[str]) -> list[list[str]]:
+    """Sorted days cut into runs of consecutive days, each at most a backfill run's size: a run
+    loads a partition range, so a gap starts a new run."""
+    runs: list[list[str]] = []
+    for day in days:
+        follows = runs and date.fromisoformat(day) - date.fromisoformat(runs[-1][-1]) == timedelta(days=1)
+        if follows and len(runs[-1]) < partitions.DAILY_BACKFILL_POLICY.max_partitions_per_run:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return runs
+
+
+def _load_request(days: list[str], ready: dict[str, list[StoredObject]]) -> dg.RunRequest:
+    """One raw_events run for new or changed files of ``days``. raw_events re-reads each day's
+    whole folder, so the run loads them all. A single file keeps the run key and tags of its own
+    (key@etag); several share one run key, a digest of theirs."""
+    files = sorted(f"{obj.key}@{obj.etag}" for day in days for obj in ready[day])
+    if len(files) == 1:
+        [obj] = ready[days[0]]
+        run_key, tags = files[0], {"landing/file": obj.key, "landing/etag": obj.etag}
+    else:
+        digest = hashlib.sha256("\n".join(files).encode()).hexdigest()[:16]
+        run_key, tags = f"landing-files-{digest}", {"landing/files": str(len(files))}
+    if len(days) == 1:
+        return dg.RunRequest(job_name=raw_events_job.name, run_key=run_key, partition_key=days[0], tags=tags)
+    tags.update({PARTITION_RANGE_START: days[0], PARTITION_RANGE_END: days[-1]})
+    return dg.RunRequest(job_name=raw_events_job.name, run_key=run_key, tags=tags)
