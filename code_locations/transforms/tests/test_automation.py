@@ -33,15 +33,11 @@ def test_a_new_ingest_partition_flows_to_the_summaries_without_a_click(instance)
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
     # Event day 03-03 reads raw 03-04 as its late arrival day.
     days = ["2024-03-03", "2024-03-04", "2024-03-05"]
-    assert requested(result) == {PROCESSED_EVENTS: days}
+    # daily_summary in the same request, so in the same runs: processed_events' blocking checks
+    # run there before it (it waited for a tick after them).
+    assert requested(result) == {PROCESSED_EVENTS: days, DAILY_SUMMARY: days}
 
-    for day in days:
-        materialize(instance, PROCESSED_EVENTS, day)
-    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
-    assert requested(result) == {DAILY_SUMMARY: days}
-
-    for day in days:
-        materialize(instance, DAILY_SUMMARY, day)
+    run_range(instance, [PROCESSED_EVENTS, DAILY_SUMMARY], days)
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
     assert requested(result) == {MONTHLY_SUMMARY: ["2024-03-01"]}
 
@@ -56,12 +52,20 @@ def test_a_failed_blocking_check_holds_back_downstream(instance):
     for day in ("2024-03-06", "2024-03-07"):
         instance.report_runless_asset_event(dg.AssetMaterialization(RAW_EVENTS, partition=day))
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
-    assert requested(result) == {PROCESSED_EVENTS: ["2024-03-05", "2024-03-06", "2024-03-07"]}
+    days = ["2024-03-05", "2024-03-06", "2024-03-07"]
+    assert requested(result) == {PROCESSED_EVENTS: days, DAILY_SUMMARY: days}
 
-    for day in ("2024-03-05", "2024-03-06", "2024-03-07"):
+    # In that run processed_events' blocking checks fail, so daily_summary does not run after them;
+    # nor does automation request it afterwards.
+    for day in days:
         materialize(instance, PROCESSED_EVENTS, day, checks_pass=False)
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
     assert requested(result) == {}
+    instance.report_runless_asset_event(dg.AssetMaterialization(RAW_EVENTS, partition="2024-03-09"))
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    # Another day lands: it runs, with its summary; the held-back days stay held back.
+    later = ["2024-03-08", "2024-03-09"]
+    assert requested(result) == {PROCESSED_EVENTS: later, DAILY_SUMMARY: later}
 
 
 # Event days read arrival days D .. D+LATE_ARRIVAL_DAYS (lake.partitions.arrival_to_event_day).
@@ -100,13 +104,9 @@ def test_an_event_day_runs_when_its_own_arrival_day_lands_and_again_when_the_nex
     # updated too (here it has no raw of its own yet: it runs on raw D's late events alone).
     land(instance, "2024-03-05")
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
-    assert requested(result) == {PROCESSED_EVENTS: ["2024-03-04", "2024-03-05"]}
-    materialize(instance, PROCESSED_EVENTS, "2024-03-04")
-    materialize(instance, PROCESSED_EVENTS, "2024-03-05")
-    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
-    assert requested(result) == {DAILY_SUMMARY: ["2024-03-04", "2024-03-05"]}
-    materialize(instance, DAILY_SUMMARY, "2024-03-04")
-    materialize(instance, DAILY_SUMMARY, "2024-03-05")
+    first = ["2024-03-04", "2024-03-05"]
+    assert requested(result) == {PROCESSED_EVENTS: first, DAILY_SUMMARY: first}
+    run_range(instance, [PROCESSED_EVENTS, DAILY_SUMMARY], first)
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
     assert requested(result) == {MONTHLY_SUMMARY: ["2024-03-01"]}
 
@@ -131,7 +131,8 @@ def test_a_failed_blocking_check_on_an_arrival_day_holds_back_the_event_days_tha
     # and D-1 and D flow through.
     land(instance, "2024-04-10", valid=True)
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
-    assert requested(result) == {PROCESSED_EVENTS: ["2024-04-09", "2024-04-10"]}
+    both = ["2024-04-09", "2024-04-10"]
+    assert requested(result) == {PROCESSED_EVENTS: both, DAILY_SUMMARY: both}
 
 
 def test_an_arrival_day_reloaded_while_its_event_days_ran_runs_them_again(instance):
@@ -143,18 +144,20 @@ def test_an_arrival_day_reloaded_while_its_event_days_ran_runs_them_again(instan
     land(instance, "2024-05-20")
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
     both = ["2024-05-19", "2024-05-20"]
-    assert requested(result) == {PROCESSED_EVENTS: both}
-
-    for day in both:
-        materialize(instance, PROCESSED_EVENTS, day)  # the requested run, from the old raw D
-    land(instance, "2024-05-20")  # the reload, finished after that run
-    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
     assert requested(result) == {PROCESSED_EVENTS: both, DAILY_SUMMARY: both}
 
-    for day in both:
+    for day in both:  # the requested run, from the old raw D
         materialize(instance, PROCESSED_EVENTS, day)
         materialize(instance, DAILY_SUMMARY, day)
+    land(instance, "2024-05-20")  # the reload, finished after that run
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert requested(result)[PROCESSED_EVENTS] == both
+
+    # daily_summary's own update in that run is seen in the same tick: it follows the re-run.
+    for day in both:
+        materialize(instance, PROCESSED_EVENTS, day)
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert requested(result)[DAILY_SUMMARY] == both
     assert PROCESSED_EVENTS not in requested(result)  # handled once it read the reload
 
 

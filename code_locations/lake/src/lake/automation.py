@@ -29,8 +29,19 @@ ON_ANY_UPSTREAM_UPDATE = (
     & ~dg.AutomationCondition.in_progress()
 ).with_label("on_any_upstream_update")
 
+# An upstream's blocking checks passed, or the upstream is requested in this same tick: then it
+# runs with us (same location, partitions and backfill policy), its blocking checks run in that run
+# before we do, and a failed one stops us there. Dagster's all_deps_blocking_checks_passed() asks of
+# the checks themselves, which are never requested (they ride along with their asset): a new day's
+# summary waited for a second automation tick and backfill after its processed_events' run.
+DEPS_CHECKS_PASSED_OR_RUN_WITH_US = dg.AutomationCondition.all_deps_match(
+    dg.AutomationCondition.all_checks_match(dg.AutomationCondition.check_passed(), blocking_only=True)
+    | dg.AutomationCondition.will_be_requested()
+).with_label("all_deps_blocking_checks_passed_or_run_with_us")
+
 # For the daily chain: a new or re-loaded upstream partition flows through without anyone clicking,
-# but never onto a missing upstream partition and never past a failed blocking check.
+# in the same run as its upstream when both are due, but never onto a missing upstream partition
+# and never past a failed blocking check.
 # Handled as Dagster's since_last_handled() says, not as HANDLED: this upstream (processed_events)
 # lives in the same location and usually runs in the same run (a backfill, or automation requesting
 # both), so its update seen in the tick of our own update is ours. Under HANDLED it was not handled
@@ -41,7 +52,7 @@ ON_UPSTREAM_UPDATE = (
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
     & ~dg.AutomationCondition.any_deps_missing()
-    & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    & DEPS_CHECKS_PASSED_OR_RUN_WITH_US
 ).with_label("on_upstream_update")
 
 
