@@ -566,6 +566,10 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [f.strip().upper() for f in args.only.split(",")]
 
     stack = Stack(use_standins())
+    if not args.reuse:
+        # An e2e run leaves its deploy env file (say, a redeploy's image tag): the bench's own
+        # stack runs the images just built, as a fresh e2e session does.
+        stack.env_file.unlink(missing_ok=True)
     stack.env["DEMO_DAYS"] = os.environ.get("DEMO_DAYS", "2" if args.size in ("smoke", "small") else "21")
     if args.reuse:
         stack.wait_until("every location loaded", lambda: all(
