@@ -342,7 +342,9 @@ class Bench:
             time.sleep(10)
             started = time.time()
             rss = {s: memory_usage_mb(self.stack.container(s)["Id"]) for s in SERVICES}
+            sessions = self.postgres_sessions()
             cpu = idle_cpu_share(30)
+            sessions_per_s = (self.postgres_sessions() - sessions) / 30
             if not [r for r in gql.runs(self.client, limit=5) if (r["creation_time"] or 0) >= started]:
                 break
             log(f"P4: a run started during the idle sample ({attempt}/{attempts}); sampling again")
@@ -351,18 +353,28 @@ class Bench:
         base_mb = image_mb(base)
         sizes = {s: image_mb(i) for s, i in images.items()}
         dagster_total = sum(rss[s] for s in DAGSTER_SERVICES)
-        log(f"P4 idle: Dagster services {dagster_total:.0f} MB, host CPU {cpu:.0%} busy; images {sizes}")
+        log(f"P4 idle: Dagster services {dagster_total:.0f} MB, host CPU {cpu:.0%} busy,"
+            f" {sessions_per_s:.1f} Postgres connections opened a second; images {sizes}")
         return {
             "idle_rss_mb": rss,
             "idle_dagster_services_mb": dagster_total,
             "idle_total_mb": sum(rss.values()),
             "idle_host_cpu_busy": cpu,
+            "idle_postgres_connections_per_s": sessions_per_s,
             "cold_up_to_healthy_s": cold_up_s,
             "image_mb": sizes,
             "base_image": base,
             "base_image_mb": base_mb,
             "above_base_mb": {s: mb - base_mb for s, mb in sizes.items()},
         }
+
+    def postgres_sessions(self) -> int:
+        """Connections Postgres has accepted into the Dagster database since it started."""
+        env = self.stack.container("postgres")["Config"]["Env"]
+        user = next((e.split("=", 1)[1] for e in env if e.startswith("POSTGRES_USER=")), "dagster")
+        db = next((e.split("=", 1)[1] for e in env if e.startswith("POSTGRES_DB=")), user)
+        query = f"select sessions from pg_stat_database where datname = '{db}'"
+        return int(self.stack.compose("exec", "-T", "postgres", "psql", "-U", user, "-d", db, "-tAc", query).strip())
 
     # -- P5 ----------------------------------------------------------------------------------------
 

@@ -1,1 +1,1 @@
-"""The run launcher dagster.yaml names (every image that loads the instance imports it)."""
+"""The run launcher and storage dagster.yaml names (every image that loads the instance imports them)."""
