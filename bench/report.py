@@ -268,25 +268,39 @@ Each measured on the same stack, before and after one change, back to back (2-co
   events (one sample each, same stack): backfill 71.7 s in 8 runs → 63.2 s in 4 runs (8.5× →
   6.9× the plain script), run peak memory 0.52 → 0.82 GB (the run limit is 2 GB). At the full
   year it halves the runs a backfill starts: 82 instead of about 160.
+- **One landing run per range of days, not per file** (the landing sensor). At the first `up`
+  the 21 seeded files were 21 raw_events runs, one at a time (loading runs never overlap): 137 s
+  before transforms could start. The sensor now requests one run per range of consecutive days
+  with new or changed files, up to the backfill policy's 14: 2 runs, 20 s. P7 (medium, one
+  sample each, commit 75f0471 against its parent's code): 311.9 s → 213.3 s.
+- **daily_summary in its processed_events' run when both are due.** With no passed check on
+  processed_events yet (the first `up`, or after a failure) a new day's summary waited for a second
+  automation tick and backfill; it now rides along, guarded by the run's own blocking checks. P7
+  (one sample each, 6d2999f): 213.3 s → 156.8 s, one transforms backfill instead of two.
+- **Postgres connections kept open** (`PooledPostgresStorage`, deploy/launcher). Dagster's
+  Postgres storage opened a new connection for every query outside the webserver (13 ms each,
+  measured in a location container); a run wrote each event on its own. Now one connection per
+  storage and process, checked before use (a Postgres restart is survived: the drill passes). On
+  one stack (200a902): idle connections opened a second 12.2 → 1.1, idle host CPU 22% → 13%; P1
+  p50 7.47 s → 6.15 s (1.98× → 1.70× its floor; the host was slower than in the table's run),
+  start → end 2.61 s → 1.58 s.
 - Earlier: the queue is checked every second, not every 5 s (P1 queue → start); one s3fs client
   per resource instead of one per call; DuckDB only in the reporting image.
 
 ## Costs found and left alone
 
-- **Postgres connections.** Dagster's Postgres storage opens a new connection for every query
-  (SQLAlchemy `NullPool`): with the stack idle, Postgres and the daemon still keep about a third
-  of a core busy. A connection pooler in front of Postgres would cut it; not done.
 - **Backfill overhead.** A small backfill spends most of its time between runs: the backfill
   daemon's iteration, the queue, then each run's container start and definitions load (the P1
   floor), once for ingest and again for transforms. Dagster's backfill daemon iterates every
   30 s (`DEFAULT_DAEMON_INTERVAL_SECONDS`, not configurable in 1.13), so each step of a small
   backfill from one location to the next waits for the next iteration.
-- **A new day takes two automation hops inside transforms.** For a day whose processed_events
-  does not exist yet, daily_summary waits until processed_events' checks have run, so it is
-  requested one tick (30 s) and one backfill iteration (up to 30 s) later instead of in the same
-  run. Letting it ride along (the run's own blocking checks guard it) works, but then Dagster
-  counts the shared run's update as new for every day but the last and runs daily_summary again;
-  not done until that can be told apart.
+- **The first `up` is automation hops.** After the levers above, P7's 157 s (medium, one sample)
+  are: `up` → the first landing run about 40 s (services healthy, the sensor's first tick), the
+  landing runs 20 s, then three hops of about 25-40 s each (an automation tick every 30 s, and for
+  multi-day requests the backfill daemon's fixed 30 s iteration) with a run of 10-17 s after each:
+  transforms' daily chain, then monthly_summary and the KPI report. Ticks every 10 s would save
+  about a third of a minute at some idle CPU (an automation tick costs 0.5-0.8 s of the daemon's
+  time at idle and 3.5 s under load); not done.
 - **A year's backfill is runs, not data.** At full size (365 days × 100,000 events) the backfill
   took 5.3× the plain script's time in 82 runs: 27 of raw_events, 26 of processed_events, 23 of
   daily_summary and 6 of both (at this scale daily_summary's days become ready one run after
