@@ -416,7 +416,7 @@ def backup(args: argparse.Namespace) -> int:
             "images": service_images(env_file),
             "postgres": {"user": user, "database": db},
             "buckets": bucket_counts(parts / "objects.tar"),
-            # Landing files the dumped sensor cursor may not have passed: the restore loads them.
+            # Days with landing files the dumped sensor cursor may not have passed: the restore loads them.
             "landing_pending_days": pending,
             "members": {
                 name: {"bytes": (parts / name).stat().st_size, "sha256": sha256(parts / name)}

@@ -186,6 +186,18 @@ def rewrite(archive: Path, name: str, data: bytes) -> None:
             tar.addfile(info, io.BytesIO(content))
 
 
+def test_restore_loads_the_days_of_an_older_archive_that_listed_pending_files(archive, env_file, monkeypatch):
+    """Archives written before landing_pending_days listed the files themselves."""
+    with tarfile.open(archive, "r:gz") as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())
+    del manifest["landing_pending_days"]
+    manifest["landing_pending"] = ["landing/events/2024-04-02/a.csv", "landing/events/2024-04-02/b.csv"]
+    rewrite(archive, "manifest.json", json.dumps(manifest).encode())
+    stack = Stack(monkeypatch)
+    assert ops.main(["--env-file", str(env_file), "restore", str(archive)]) == 0
+    assert [c for c in stack.calls if c[0] == "launch"] == [("launch", "ingest", "raw_events_job", "2024-04-02")]
+
+
 @pytest.mark.parametrize("member", ["objects.tar", "postgres.dump"])
 def test_a_corrupt_member_is_refused_before_anything_is_stopped(archive, env_file, monkeypatch, capsys, member):
     rewrite(archive, member, b"not what was backed up")
