@@ -418,6 +418,7 @@ class Bench:
             f" {median(steady):.2f}s; listing the prefix alone p50 {median(listing):.2f}s")
         return {
             "landing_files": len(items),
+            "landing_days": n,
             "first_tick_s": summary(first),
             "steady_tick_s": summary(steady),
             "listing_s": summary(listing),
