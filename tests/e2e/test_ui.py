@@ -127,11 +127,12 @@ def test_the_deployment_page_lists_the_three_locations_loaded_with_their_images(
 
 def test_the_global_lineage_shows_the_chain_across_the_three_locations(stack, page):
     page.set_viewport_size({"width": 1920, "height": 1000})
-    visit(page, "/asset-groups")
-    expect(page.get_by_text("Global asset lineage")).to_be_visible()
     expand = page.locator("[aria-label=unfold_more]")  # one per collapsed location group
-    expand.first.wait_for()
-    for _ in range(3):
+    # The collapsed groups, or a group already open. Seen once in a full run: the page stayed
+    # without either for 90 s; a person would reload.
+    visit_until(page, "/asset-groups", expand.first.or_(page.get_by_text("raw_events", exact=True).first))
+    expect(page.get_by_text("Global asset lineage")).to_be_visible()
+    for _ in range(expand.count()):
         expand.first.click()
     page.get_by_text("Hide navigation").click()
     page.locator("[aria-label=panel_show_right]").last.click()  # hide the asset tree
