@@ -267,6 +267,16 @@ def backfill_status(client: Client, backfill_id: str) -> dict[str, Any]:
     }
 
 
+def backfill_ids(client: Client, status: str) -> list[str]:
+    """The ids of the backfills in one status (REQUESTED: still submitting or running runs)."""
+    data = client.query(
+        f"query Backfills($status: BulkActionStatus) {{ partitionBackfillsOrError(status: $status) {{"
+        f" {_ERROR_FIELDS} ... on PartitionBackfills {{ results {{ id }} }} }} }}",
+        {"status": status},
+    )
+    return [b["id"] for b in _expect("Backfills", data["partitionBackfillsOrError"], "PartitionBackfills")["results"]]
+
+
 def _runs_filter(statuses: list[str] | None, tags: dict[str, str] | None) -> dict[str, Any]:
     return {"statuses": statuses, "tags": _tags(tags) or None}
 

@@ -206,10 +206,16 @@ class Stack:
         self.compose("down", *flags)
 
     def wait_idle(self, timeout: float = 600) -> None:
-        """No run queued or in flight: run containers are not compose services, and a network
-        with a running container attached cannot be removed by `down`."""
+        """No backfill in progress and no run queued or in flight: run containers are not compose
+        services, and a network with a running container attached cannot be removed by `down`. A
+        backfill submits its runs one daemon iteration after another, with none in flight between."""
         active = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
-        self.wait_until("no run in flight", lambda: gql.count_runs(self.client, active) == 0, timeout, 5)
+
+        def idle() -> bool:
+            busy = gql.backfill_ids(self.client, "REQUESTED") + gql.backfill_ids(self.client, "CANCELING")
+            return not busy and gql.count_runs(self.client, active) == 0
+
+        self.wait_until("no backfill or run in flight", idle, timeout, 5)
 
     def stop_sensor(self, location: str, sensor: str, settle: float = 10) -> None:
         """Stop a sensor for good. A tick that ends after the stop stores the state it started

@@ -429,8 +429,10 @@ def test_a_daemon_killed_mid_backfill_comes_back_and_the_backfill_completes_with
 
 
 def test_down_then_up_keeps_run_history_and_lake_data(stack):
-    gql.set_sensor_running(stack.client, "transforms", "transforms_automation", False)
-    gql.set_sensor_running(stack.client, "reporting", "reporting_automation", False)
+    # Stopped for good (a tick in flight may still request runs), then nothing left to run: the
+    # previous test's raw_events days are still flowing through transforms and reporting.
+    stack.stop_sensor("transforms", "transforms_automation")
+    stack.stop_sensor("reporting", "reporting_automation")
     stack.wait_idle()
     runs_before = {r["run_id"] for r in gql.runs(stack.client, limit=None)}
     lake_before = {o.key: o.etag for o in stack.s3.list("")}
