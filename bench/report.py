@@ -284,6 +284,11 @@ Each measured on the same stack, before and after one change, back to back (2-co
   one stack (200a902): idle connections opened a second 12.2 → 1.1, idle host CPU 22% → 13%; P1
   p50 7.47 s → 6.15 s (1.98× → 1.70× its floor; the host was slower than in the table's run),
   start → end 2.61 s → 1.58 s.
+- **Automation ticks every 10 s** (`lake.automation.automation_sensor`, Dagster's default is
+  30 s). Each hop of the chain (raw_events → transforms → reporting) waited for its location's
+  next automation tick. P7 (medium, 21 seeded days, same stack, d5d3982 against its parent):
+  138.8 s → 102.1 s and 101.2 s. An idle tick costs the daemon 0.07 s: its CPU over a 90 s idle
+  sample 2.27 s → 2.57 s, the whole stack's 11.7 s → 11.9 s.
 - Earlier: the queue is checked every second, not every 5 s (P1 queue → start); one s3fs client
   per resource instead of one per call; DuckDB only in the reporting image.
 
@@ -294,24 +299,28 @@ Each measured on the same stack, before and after one change, back to back (2-co
   floor), once for ingest and again for transforms. Dagster's backfill daemon iterates every
   30 s (`DEFAULT_DAEMON_INTERVAL_SECONDS`, not configurable in 1.13), so each step of a small
   backfill from one location to the next waits for the next iteration.
-- **The first `up` is automation hops.** After the levers above, P7's 157 s (medium, one sample)
-  are: `up` → the first landing run about 40 s (services healthy, the sensor's first tick), the
-  landing runs 20 s, then three hops of about 25-40 s each (an automation tick every 30 s, and for
-  multi-day requests the backfill daemon's fixed 30 s iteration) with a run of 10-17 s after each:
-  transforms' daily chain, then monthly_summary and the KPI report. Ticks every 10 s would save
-  about a third of a minute at some idle CPU (an automation tick costs 0.5-0.8 s of the daemon's
-  time at idle and 3.5 s under load); not done.
+- **The first `up` waits for the backfill daemon.** P7's 101 s (medium, d5d3982) are: `up` →
+  the first landing run 30 s (Postgres and the object store healthy 6 s; init 6 s: the instance
+  migration, the buckets and the demo files in three Python processes; the code servers healthy
+  at their first check, 10 s after they start; the daemon's first tick 4 s after its start); the
+  two landing runs 11 s; transforms' automation tick (every 10 s) asks for one backfill of the
+  daily chain, which the backfill daemon submits at its next iteration (0-30 s later) and runs in
+  7 s; the backfill is marked complete only at the iteration after (up to 30 s later), and until
+  then reporting's assets see an upstream in progress; then the KPI report's run, 9 s. The
+  backfill daemon iterates every 30 s (`DEFAULT_DAEMON_INTERVAL_SECONDS`, not configurable in
+  1.13); without backfills, automation would start one run per day instead.
 - **A year's backfill is runs, not data.** At full size (365 days × 100,000 events) the backfill
-  took 5.3× the plain script's time in 82 runs: 27 of raw_events, 26 of processed_events, 23 of
-  daily_summary and 6 of both (at this scale daily_summary's days become ready one run after
-  processed_events', so the backfill daemon submits them apart). Each run pays its floor (P1) and
-  the runs of one location share 3 slots on 2 cores; the data work is the plain script's.
+  took 3.6× the plain script's time in 79 runs (d5d3982; 5.3× in 82 runs at 81b57eb, before the
+  Postgres connections were kept open). Each run pays its floor (P1) and the runs of one location
+  share 3 slots on 2 cores (the runs' median start → end: 17.6 s); the data work is the plain
+  script's.
 - **The steady landing-sensor tick is the object store's listing.** Every tick lists
   landing/events/ (a late file may land in any day's folder, so no part of the prefix can be
-  skipped). Over a year of files (9,125 keys) the listing alone took 4.2 s on the stand-in S3
-  server (moto, one Python process), and the tick 5.2 s; the sensor's own work over those keys
-  (classify, compare with the cursor) is 0.03 s. MinIO lists far faster than the stand-in;
-  not measured here (no MinIO binary on this machine).
+  skipped). Over a year of files (8,760 keys) the listing alone took 2.76 s on the stand-in S3
+  server (moto, one Python process) and the tick 2.87 s (d5d3982; 4.2 s and 5.2 s over 9,125 keys
+  at 81b57eb); the sensor's own work over those keys (classify, compare with the cursor) is
+  0.03 s. MinIO lists far faster than the stand-in; not measured here (no MinIO binary on this
+  machine).
 - **Image size.** Above the base, ingest and transforms hold one 643 MB layer of locked
   dependencies: pyarrow 170 MB (dagster-polars imports it when the definitions load, checked in
   the image), the polars runtime 170 MB, the kubernetes client 84 MB (dagster-k8s: the same image

@@ -2,7 +2,7 @@
 
 DagsterPostgresStorage opens a new connection for every query (SQLAlchemy's NullPool) in every
 process but the webserver. Measured on the compose stack (2 cores): at idle, the daemon, code
-servers and run workers opened about 24 connections a second, each 13 ms of connect and
+servers and run workers opened about 12 connections a second, each 13 ms of connect and
 authentication (4 ms of the client's CPU, plus a Postgres backend started and ended); a run writes
 each of its events on a connection of its own.
 
