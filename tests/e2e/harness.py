@@ -180,7 +180,7 @@ class Stack:
         stack whose webserver is not running has no run to wait for."""
         if sh("docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}",
               "--filter", "label=com.docker.compose.service=webserver"):
-            self.wait_idle()
+            self.wait_idle(backfills=False)  # a backfill in progress is kept in Postgres and goes on after `up`
         result = subprocess.run(
             self.compose_args("down", *flags), cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=1800
         )
@@ -205,17 +205,19 @@ class Stack:
         )
         self.compose("down", *flags)
 
-    def wait_idle(self, timeout: float = 600) -> None:
-        """No backfill in progress and no run queued or in flight: run containers are not compose
-        services, and a network with a running container attached cannot be removed by `down`. A
-        backfill submits its runs one daemon iteration after another, with none in flight between."""
+    def wait_idle(self, timeout: float = 600, backfills: bool = True) -> None:
+        """No run queued or in flight (run containers are not compose services, and a network with
+        a running container attached cannot be removed by `down`), and with ``backfills`` no
+        backfill in progress either: a backfill submits its runs one daemon iteration after
+        another, with none in flight between, so the lake is still about to change."""
         active = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
 
         def idle() -> bool:
-            busy = gql.backfill_ids(self.client, "REQUESTED") + gql.backfill_ids(self.client, "CANCELING")
-            return not busy and gql.count_runs(self.client, active) == 0
+            if backfills and (gql.backfill_ids(self.client, "REQUESTED") or gql.backfill_ids(self.client, "CANCELING")):
+                return False
+            return gql.count_runs(self.client, active) == 0
 
-        self.wait_until("no backfill or run in flight", idle, timeout, 5)
+        self.wait_until("no run in flight" + (" and no backfill in progress" if backfills else ""), idle, timeout, 5)
 
     def stop_sensor(self, location: str, sensor: str, settle: float = 10) -> None:
         """Stop a sensor for good. A tick that ends after the stop stores the state it started
