@@ -154,3 +154,18 @@ def test_a_partition_is_written_with_one_request_and_read_with_two(object_store,
 def _registered(session, handler):
     session.register("before-call.s3", handler)
     return session
+
+
+def test_a_write_records_schema_rows_and_a_sample_but_no_describe_stats(object_store, instance):
+    result = dg.materialize(
+        [daily_asset(frame)],
+        partition_key="2024-01-05",
+        resources=lake_resources(object_store),
+        instance=instance,
+    )
+    [event] = result.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    assert [c.name for c in metadata["dagster/column_schema"].schema.columns] == ["date", "value"]
+    assert metadata["dagster/partition_row_count"].value == 1
+    assert len(metadata["table"].records) == 1
+    assert "stats" not in metadata

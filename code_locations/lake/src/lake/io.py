@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import dagster as dg
 import polars as pl
 from dagster_polars import PolarsParquetIOManager
+from dagster_polars.io_managers.utils import get_metadata_schema, get_table_metadata
 from pydantic import PrivateAttr
 from upath import UPath
 
@@ -85,6 +86,24 @@ class LakeParquetIOManager(PolarsParquetIOManager):
                 **self.get_metadata(context=context, obj=obj),
             }
         )
+
+    def get_metadata(self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None) -> dict:
+        """dagster-polars' metadata (column schema, a sample of rows, row count, size) without its
+        "stats" table: DataFrame.describe() computes quantiles over every column, a quarter of the
+        time of a 2M-row write (bench P3)."""
+        if not isinstance(obj, pl.DataFrame):
+            return super().get_metadata(context, obj)
+        schema = get_metadata_schema(obj, descriptions=context.definition_metadata.get("descriptions"))
+        rows = "dagster/partition_row_count" if context.has_partition_key else "dagster/row_count"
+        return {
+            "dagster/column_schema": schema,
+            "table": get_table_metadata(
+                context=context, df=obj, schema=schema, n_rows=context.definition_metadata.get("n_rows", 5),
+                fraction=context.definition_metadata.get("fraction"),
+            ),
+            rows: dg.MetadataValue.int(obj.height),
+            "estimated_size_mb": dg.MetadataValue.float(obj.estimated_size(unit="mb")),
+        }
 
     def load_partitions(self, context: dg.InputContext):
         loaded = super().load_partitions(context)
