@@ -14,11 +14,12 @@ ENV PYTHONUNBUFFERED=1 \
     UV_PROJECT_ENVIRONMENT=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     DAGSTER_HOME=/opt/dagster/home
-RUN python3 -m pip install --no-cache-dir "uv==0.13.9" \
- && groupadd --system --gid 10001 dagster \
+RUN groupadd --system --gid 10001 dagster \
  && useradd --system --uid 10001 --gid dagster --home-dir /opt/dagster --create-home dagster \
  && mkdir -p /opt/dagster/home /opt/dagster/app
 WORKDIR /opt/dagster/app
+# Every install step below runs uv through this script, which leaves no uv in the image.
+COPY deploy/image/uv-sync /usr/local/bin/uv-sync
 # The workspace's lock and every member's manifest: enough to install locked dependencies.
 COPY pyproject.toml uv.lock ./
 COPY code_locations/lake/pyproject.toml code_locations/lake/
@@ -32,9 +33,9 @@ COPY dagster.yaml /opt/dagster/home/dagster.yaml
 
 FROM base AS platform
 # Locked third-party dependencies first, then the run launcher dagster.yaml names.
-RUN uv sync --frozen --no-dev --package dagster-platform --no-install-workspace
+RUN uv-sync --frozen --no-dev --package dagster-platform --no-install-workspace
 COPY deploy/launcher deploy/launcher
-RUN uv sync --frozen --no-dev --package dagster-platform \
+RUN uv-sync --frozen --no-dev --package dagster-platform \
  && python -c "import dataplatform_launcher.run_launcher"
 COPY workspace.yaml /opt/dagster/home/workspace.yaml
 # The webserver and the daemon talk to the Docker socket to launch and terminate runs, and the
@@ -55,7 +56,7 @@ CMD ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "/opt/dagster/hom
 # reporting's set less DuckDB and matplotlib. No LOCATION argument is declared above this layer, so
 # its cache key is the same for every location. Reused until uv.lock changes.
 FROM base AS location-deps
-RUN uv sync --frozen --no-dev --package ingest --no-install-workspace
+RUN uv-sync --frozen --no-dev --package ingest --no-install-workspace
 
 FROM location-deps AS location
 ARG LOCATION
@@ -63,11 +64,11 @@ RUN case "$LOCATION" in ingest|transforms|reporting) ;; \
       *) echo "build arg LOCATION must be ingest, transforms or reporting, got '$LOCATION'" >&2; exit 1;; \
     esac
 # What only this location needs on top (reporting: DuckDB, matplotlib; the others: nothing).
-RUN uv sync --frozen --no-dev --package "$LOCATION" --no-install-workspace
+RUN uv-sync --frozen --no-dev --package "$LOCATION" --no-install-workspace
 COPY deploy/launcher deploy/launcher
 COPY code_locations/lake code_locations/lake
 COPY code_locations/${LOCATION} code_locations/${LOCATION}
-RUN uv sync --frozen --no-dev --package "$LOCATION" \
+RUN uv-sync --frozen --no-dev --package "$LOCATION" \
  && python -c "import ${LOCATION}.definitions"
 ENV DAGSTER_LOCATION=${LOCATION} \
     MPLCONFIGDIR=/tmp/matplotlib

@@ -7,6 +7,8 @@ chart-to-instance translations below follow the chart's templates (helm/dagster/
 instance/*.tpl and the user-deployments container context of chart 1.13.x) as read, not as run.
 """
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -284,3 +286,55 @@ def test_reporting_runs_get_the_shared_memory_compose_gives_them(values):
     assert {"name": "dshm", "mountPath": "/dev/shm"} in reporting["volumeMounts"]
     [volume] = [v for v in reporting["volumes"] if v["name"] == "dshm"]
     assert volume["emptyDir"] == {"medium": "Memory", "sizeLimit": "512Mi"}
+
+
+# What a location's pod does with the chart's instance, in a process where dagster_k8s and the
+# kubernetes client cannot be imported (the location images do not install them): load the
+# instance, then run a job in-process as its run worker does (lake.env.RUN_EXECUTOR).
+LOCATION_POD = """
+import importlib.abc, sys
+
+class NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("dagster_k8s", "kubernetes"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, NotInstalled())
+
+import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableJob
+
+@dg.op
+def one():
+    return 1
+
+@dg.job(executor_def=dg.in_process_executor)
+def job():
+    one()
+
+if __name__ == "__main__":
+    instance = dg.DagsterInstance.get()
+    assert instance.get_ref().run_launcher_data.class_name == "K8sRunLauncher"
+    result = dg.execute_job(ReconstructableJob.for_file(__file__, "job"), instance=instance)
+    assert result.success
+    assert not [m for m in sys.modules if m.split(".")[0] in ("dagster_k8s", "kubernetes")]
+"""
+
+
+def test_location_images_run_without_dagster_k8s(values, tmp_path):
+    """K8sRunLauncher is loaded by the webserver and the daemon (the platform image). A location's
+    code server and run workers load the same instance, which loads its run launcher lazily, and
+    only at start when run monitoring may resume runs (maxResumeRunAttempts > 0). So the location
+    images leave out dagster-k8s and the kubernetes client (about 110 MB each), and this holds only
+    while maxResumeRunAttempts is 0."""
+    assert values["dagsterDaemon"]["runMonitoring"]["maxResumeRunAttempts"] == 0
+    generated = chart_instance(values)
+    del generated["compute_logs"]  # S3 is not what this is about; storage is sqlite here
+    generated["run_launcher"] = {"module": "dagster_k8s", "class": "K8sRunLauncher",
+                                 "config": run_launcher_config(values)}
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(generated))
+    (tmp_path / "pod.py").write_text(LOCATION_POD)
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, str(tmp_path / "pod.py")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
