@@ -3,7 +3,6 @@ import polars as pl
 import pytest
 
 from lake.env import lake_resources
-from lake.store import ObjectStore
 from lake.partitions import daily_partitions, monthly_partitions, daily_to_monthly
 
 KEY = dg.AssetKey(["marts", "thing"])
@@ -123,19 +122,17 @@ def test_frames_covering_several_partitions_need_the_partition_column(object_sto
     assert list(object_store.list("marts/thing")) == []
 
 
-def test_a_partition_is_written_with_one_request_and_read_with_two(object_store, instance, monkeypatch):
+def test_a_partition_is_written_with_one_request_and_read_with_two(object_store, instance):
     """No request beyond the object itself: UPathIOManager's directory and former-file checks
     cost a write three more round trips, on a new client per path (see LakeParquetIOManager)."""
     requests = []
 
     def count(model, **_):
         requests.append(model.name)
-        if model.name == "HeadObject":
-            import traceback; import asyncio; [print(t.get_stack()) for t in asyncio.all_tasks()]; traceback.print_stack(limit=40)
 
-    make_session = ObjectStore._session
-    monkeypatch.setattr(ObjectStore, "_session", lambda self: _registered(make_session(self), count))
-    _registered(object_store.filesystem().session, count)  # the client the fixture already built
+    # Every copy of the resource uses the process's one client for this endpoint (ObjectStore.filesystem).
+    client = object_store.filesystem().connect()
+    client.meta.events.register("before-call.s3", count)
 
     @dg.asset(key=dg.AssetKey(["marts", "reader"]), partitions_def=daily_partitions, deps=[KEY])
     def reader(thing: pl.DataFrame) -> None:
@@ -149,11 +146,6 @@ def test_a_partition_is_written_with_one_request_and_read_with_two(object_store,
         partition_key="2024-01-05", resources=lake_resources(object_store), instance=instance,
     )
     assert requests == ["HeadObject", "GetObject"]  # s3fs's cat_file asks for the size first
-
-
-def _registered(session, handler):
-    session.register("before-call.s3", handler)
-    return session
 
 
 def test_a_write_records_schema_rows_and_a_sample_but_no_describe_stats(object_store, instance):
