@@ -258,9 +258,9 @@ class Stack:
         target.mkdir(parents=True)
         for name in ("Dockerfile", ".dockerignore", "pyproject.toml", "uv.lock", "dagster.yaml", "workspace.yaml"):
             shutil.copy(ROOT / name, target / name)
-        for package in ("platform", "launcher"):
+        for folder in ("platform", "launcher", "image"):
             shutil.copytree(
-                ROOT / "deploy" / package, target / "deploy" / package,
+                ROOT / "deploy" / folder, target / "deploy" / folder,
                 ignore=shutil.ignore_patterns("__pycache__", "tests"),
             )
         shutil.copytree(
