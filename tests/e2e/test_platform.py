@@ -418,14 +418,18 @@ def test_a_daemon_killed_mid_backfill_comes_back_and_the_backfill_completes_with
         timeout=900, every=5,
     )
     assert status["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), status
-    # 14 arrival days in runs of at most PER_RUN days, each run once.
-    ranges = sorted(
-        (r["tags"]["dagster/asset_partition_range_start"], r["tags"]["dagster/asset_partition_range_end"])
-        for r in status["runs"]
-    )
+    # 14 arrival days in runs of at most PER_RUN days: the backfill asked for each range once, and
+    # each range was loaded by one successful run. A run the kill caught while it was being
+    # launched stays STARTING until run monitoring fails it (start_timeout_seconds) and run
+    # retries starts it again: that retry is the same request, not a second one.
+    def ranges(runs):
+        return sorted((r["tags"]["dagster/asset_partition_range_start"],
+                       r["tags"]["dagster/asset_partition_range_end"]) for r in runs)
+
     chunks = [BACKFILL[i:i + PER_RUN] for i in range(0, len(BACKFILL), PER_RUN)]
-    assert ranges == [(chunk[0], chunk[-1]) for chunk in chunks]
-    assert all(r["status"] == "SUCCESS" for r in status["runs"])
+    expected = [(chunk[0], chunk[-1]) for chunk in chunks]
+    assert ranges(r for r in status["runs"] if "dagster/parent_run_id" not in r["tags"]) == expected
+    assert ranges(r for r in status["runs"] if r["status"] == "SUCCESS") == expected
 
 
 def test_down_then_up_keeps_run_history_and_lake_data(stack):
