@@ -53,6 +53,41 @@ def test_a_multi_partition_run_writes_one_object_per_partition(object_store, ins
         assert [str(d) for d in part["date"]] == [f"2024-01-0{day}"]
 
 
+def test_a_multi_partition_run_fails_on_rows_outside_its_partitions_and_writes_nothing(object_store, instance):
+    # 2024-01-09 is outside the run's 2024-01-01..2024-01-02: writing the run's days would drop it.
+    result = dg.materialize(
+        [daily_asset(lambda keys: frame([*keys, "2024-01-09"]))],
+        tags={
+            "dagster/asset_partition_range_start": "2024-01-01",
+            "dagster/asset_partition_range_end": "2024-01-02",
+        },
+        resources=lake_resources(object_store),
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = result.get_step_failure_events()[0].event_specific_data.error.cause.message
+    assert "2024-01-09" in failure and "2024-01-01..2024-01-02" in failure
+    assert list(object_store.list("marts/thing")) == []
+
+
+def test_a_partition_without_rows_in_a_multi_partition_run_is_written_empty(object_store, instance):
+    result = dg.materialize(
+        [daily_asset(lambda keys: frame(keys[:1]))],
+        tags={
+            "dagster/asset_partition_range_start": "2024-01-01",
+            "dagster/asset_partition_range_end": "2024-01-02",
+        },
+        resources=lake_resources(object_store),
+        instance=instance,
+    )
+    assert result.success
+    first, second = (
+        pl.read_parquet(object_store.read_bytes(f"marts/thing/date=2024-01-0{d}/data.parquet")) for d in (1, 2)
+    )
+    assert first.height == 1 and second.height == 0 and second.schema == first.schema
+
+
 def test_a_monthly_input_reads_every_day_of_the_month_as_one_frame(object_store, instance):
     resources = lake_resources(object_store)
     dg.materialize(
