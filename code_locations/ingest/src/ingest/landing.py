@@ -211,14 +211,14 @@ def _cast_timestamp(file: str, df: pl.DataFrame) -> pl.Series:
         parsed = utc.dt.cast_time_unit("us")
     elif have in (pl.String, pl.Null):
         text = column.cast(pl.String).str.strip_chars().str.replace(r"[Zz]$", "+00:00")
-        tries = [
-            text.str.to_datetime(f, time_unit="us", time_zone="UTC", strict=False)
-            for f in _AWARE_FORMATS
-        ] + [
-            text.str.to_datetime(f, time_unit="us", strict=False).dt.replace_time_zone("UTC")
-            for f in _NAIVE_FORMATS
-        ]
-        parsed = pl.select(pl.coalesce(tries)).to_series()
+        parsed = pl.Series("timestamp", [None] * len(text), dtype=pl.Datetime("us", "UTC"))
+        # Each row takes the first format that reads it. A format is tried only while some row is
+        # still unread: a file in one style is parsed once, not once per format.
+        for aware, f in [(True, f) for f in _AWARE_FORMATS] + [(False, f) for f in _NAIVE_FORMATS]:
+            if not (parsed.is_null() & text.is_not_null()).any():
+                break
+            attempt = text.str.to_datetime(f, time_unit="us", time_zone="UTC" if aware else None, strict=False)
+            parsed = parsed.fill_null(attempt if aware else attempt.dt.replace_time_zone("UTC"))
     else:
         raise LandingFileError(
             file, f"wrong types: column 'timestamp' is {have}, expected {TIMESTAMP_FORMS} or a datetime"
