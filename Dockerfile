@@ -55,8 +55,18 @@ CMD ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "/opt/dagster/hom
 # have in common (built, pushed and pulled once): ingest's set, which is also transforms' set, and
 # reporting's set less DuckDB and matplotlib. No LOCATION argument is declared above this layer, so
 # its cache key is the same for every location. Reused until uv.lock changes.
+# Built in a stage of its own, with binutils, to strip the symbol tables from the native libraries
+# (strip --strip-unneeded keeps what the dynamic linker needs, as Debian's packages ship them): the
+# polars runtime and pyarrow carry about 90 MB of them. Only the environment is copied on.
+FROM base AS location-deps-build
+RUN apt-get update \
+ && apt-get install --yes --no-install-recommends binutils \
+ && rm -rf /var/lib/apt/lists/*
+RUN uv-sync --frozen --no-dev --package ingest --no-install-workspace \
+ && find /opt/venv -type f \( -name "*.so" -o -name "*.so.[0-9]*" \) -exec strip --strip-unneeded {} +
+
 FROM base AS location-deps
-RUN uv-sync --frozen --no-dev --package ingest --no-install-workspace
+COPY --from=location-deps-build /opt/venv /opt/venv
 
 FROM location-deps AS location
 ARG LOCATION
