@@ -24,7 +24,8 @@ class LakeParquetIOManager(PolarsParquetIOManager):
     - each parquet object is written with a single PUT from memory, so readers see the previous
       object or the complete new one, never a half-written partition, even if the run is killed;
     - a run that covers several partitions (see the backfill policy) writes one object per
-      partition, split on the partition column, and an input spanning several partitions is read
+      partition, split on the partition column (a row of any other partition fails the write
+      rather than being dropped), and an input spanning several partitions is read
       as one frame (or, for an input typed ``dict[str, pl.DataFrame]``, as one frame per
       partition key, even when there is only one);
     - a write is one request and a read two (size, then the object), on the object store's one

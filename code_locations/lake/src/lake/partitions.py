@@ -26,9 +26,10 @@ daily_to_monthly = dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_part
 # start one run container per day: a 90-day backfill would pay ~90 container start-ups and Python
 # imports, which dominate the cost of a day's work. A single run for the whole range would hold
 # every partition in one process's memory and make a failure redo everything. Measured at 100,000
-# events a day (bench/, P2): a run's peak memory is 0.52 GB at 7 days and 0.82 GB at 14, well inside
-# the 2 GB default run limit (.env: *_RUN_MEMORY); 14 halves the run start-ups of 7. The lake IO
-# manager writes each partition of a multi-partition run as its own object.
+# events a day (bench/, P2): a run's peak memory is 0.70 GB at 14 days, well inside the 2 GB default
+# run limit (.env: *_RUN_MEMORY); 14 halves the run start-ups of 7. 28 days peaked near 1.2 GB
+# (in-process), too close to the limit for a month of twice the volume. The lake IO manager writes
+# each partition of a multi-partition run as its own object.
 DAILY_BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=14)
 
 # A landing folder's date is the day a file arrived; an event belongs to the UTC day of its
