@@ -310,6 +310,28 @@ Each measured on the same stack, before and after one change, back to back (2-co
   test runs a job with the chart's instance where `dagster_k8s` cannot be imported). Above the
   base image: ingest and transforms 683 MB → 538 MB, the platform image 387 MB → 348 MB
   (6d29fe5).
+- **A multi-day run's data path in one pass.** Profiling a 14-day raw_events run in-process
+  (1.4M events) found three costs that grew with the days of a run, not with the data: the lake
+  IO manager split the run's frame with one filter per partition (2.8 s of the run; now one
+  `partition_by`, and rows outside the run's partitions fail the write instead of being dropped);
+  the `id_unique_per_partition` check counted every (day, id) with a group_by (0.45 s → 0.10 s as
+  one hash pass); and every landing timestamp was parsed in all four accepted formats (now a
+  format is tried only while some row is unread; 0.17 s → 0.10 s per 100,000-row file). The
+  14-day runs executed in-process (median of 3, same host, idle): raw_events 5.65 s → 3.63 s
+  (CPU 6.1 → 3.6 s), processed_events with daily_summary 3.47 s → 2.51 s. P2 at medium size
+  (28 days, e2ff7ad then 23114b8 on one stack): the runs' median start → end 7.62 s → 4.41 s, the
+  backfill 79.5 s → 62.9 s, peak run memory 743 → 692 MB. At full size the gain is inside the
+  noise of a year's backfill: three runs of this code took 399.9 s, 479.6 s (the table) and
+  496.8 s, 2.89×, 3.69× and 3.08× the plain script of the same run (138.2 s, 129.8 s, 161.3 s),
+  against d5d3982's one run at 494.3 s, 3.62×. Its runs share 2 cores six at a time (raw_events
+  runs took 10-38 s start → end for the same work), and at this size the saving does not show
+  above that variation.
+- **Stripped native libraries in the location images.** The shared dependency layer is built in
+  a stage of its own with binutils, and its shared libraries lose their symbol tables
+  (`strip --strip-unneeded`, which keeps what the dynamic linker needs; Debian ships its libraries
+  so). The polars runtime 177 → 138 MB, pyarrow 170 → 136 MB. Above the base: ingest and
+  transforms 538 MB → 444 MB; reporting 908 → 814 MB in all (2f78baa). A native crash's backtrace
+  shows addresses instead of symbol names.
 - Earlier: the queue is checked every second, not every 5 s (P1 queue → start); one s3fs client
   per resource instead of one per call; DuckDB only in the reporting image.
 
@@ -330,26 +352,36 @@ Each measured on the same stack, before and after one change, back to back (2-co
   then reporting's assets see an upstream in progress; then the KPI report's run, 9 s. The
   backfill daemon iterates every 30 s (`DEFAULT_DAEMON_INTERVAL_SECONDS`, not configurable in
   1.13); without backfills, automation would start one run per day instead.
-- **A year's backfill is runs, not data.** At full size (365 days × 100,000 events) the backfill
-  took 3.6× the plain script's time in 79 runs (d5d3982; 5.3× in 82 runs at 81b57eb, before the
-  Postgres connections were kept open). Each run pays its floor (P1) and the runs of one location
-  share 3 slots on 2 cores (the runs' median start → end: 17.6 s); the data work is the plain
-  script's.
+- **A year's backfill: the runs' start-up, and daily_summary held to the end.** At full size
+  (365 days × 100,000 events) the backfill runs 27 raw_events runs, about 27 processed_events runs
+  and, only once every processed_events day is done, 21-26 daily_summary runs: 60-90 s at the end
+  of a 400-500 s backfill. Dagster's asset backfill (1.13, `_should_backfill_atomic_asset_subset_unit`)
+  lets a child ride in its parent's run only while the child's whole remaining range equals what
+  the parent requests that iteration; once processed_events has a materialization, daily_summary's
+  remaining range is the rest of the year, so it waits. Only the first iteration's runs carry both.
+  A non-subsettable multi-asset of the two would keep them together, at the price of the separate
+  automation and blocking-check behaviour the tests pin; not done. Each of the 79 runs also pays
+  its floor (P1) on 2 cores shared by 6 run slots. Larger runs were measured and not taken: a
+  14-day run peaks at 0.70 GB (P2), and a 28-day run at about 1.2 GB in-process (raw_events
+  1,169 MB, processed_events with daily_summary 1,249 MB, against 674 and 806 MB at 14 days):
+  inside the 2 GB limit, but a month of twice the volume would not be.
 - **The steady landing-sensor tick is the object store's listing.** Every tick lists
   landing/events/ (a late file may land in any day's folder, so no part of the prefix can be
-  skipped). Over a year of files (8,760 keys) the listing alone took 2.76 s on the stand-in S3
-  server (moto, one Python process) and the tick 2.87 s (d5d3982; 4.2 s and 5.2 s over 9,125 keys
-  at 81b57eb); the sensor's own work over those keys (classify, compare with the cursor) is
-  0.03 s. MinIO lists far faster than the stand-in; not measured here (no MinIO binary on this
+  skipped). Over a year of files (8,760 keys) the listing alone took 3.39 s on the stand-in S3
+  server (moto, one Python process) and the steady tick 3.39 s (2f78baa; 2.76 s and 2.87 s at
+  d5d3982, 4.2 s and 5.2 s over 9,125 keys at 81b57eb); the sensor's own work over those keys
+  (classify, compare with the cursor) is 0.03 s. raw_events' `landing_layout_valid` check, which
+  runs in every raw_events run, lists the same prefix. MinIO lists far faster than the stand-in; not measured here (no MinIO binary on this
   machine).
-- **Image size.** Above the base, ingest and transforms hold one 537 MB layer of locked
-  dependencies (6d29fe5): pyarrow 170 MB, the polars runtime 170 MB, botocore 31 MB, SQLAlchemy
-  24 MB, Dagster 23 MB, gRPC 19 MB; every library in it is imported by the location's code server
-  or its runs (checked in the image). pyarrow is only there because dagster-polars imports
-  `pyarrow.dataset` when its package is imported (`dagster_polars/io_managers/parquet.py`), so
-  loading any location's definitions loads it, although the lake's reads and writes are polars'
-  own. Without it the layer would be 367 MB, inside the 425 MB target; leaving it out would mean
-  replacing dagster-polars' IO manager with our own, which this project does not do for 170 MB.
+- **Image size.** Above the base, ingest and transforms hold one 444 MB layer of locked
+  dependencies, stripped (2f78baa): pyarrow 136 MB, the polars runtime 138 MB, botocore 31 MB,
+  SQLAlchemy 24 MB, Dagster 23 MB, gRPC 19 MB; every library in it is imported by the location's
+  code server or its runs (checked in the image). pyarrow is only there because dagster-polars
+  imports `pyarrow.dataset` when its package is imported (`dagster_polars/io_managers/parquet.py`),
+  so loading any location's definitions loads it, although the lake's reads and writes are
+  polars' own. The layer is 19 MB over the 425 MB target; without pyarrow it would be about
+  310 MB, but leaving it out would mean replacing dagster-polars' IO manager with our own, which
+  this project does not do for 136 MB.
 """
 
 

@@ -325,7 +325,7 @@ def test_location_images_run_without_dagster_k8s(values, tmp_path):
     """K8sRunLauncher is loaded by the webserver and the daemon (the platform image). A location's
     code server and run workers load the same instance, which loads its run launcher lazily, and
     only at start when run monitoring may resume runs (maxResumeRunAttempts > 0). So the location
-    images leave out dagster-k8s and the kubernetes client (about 110 MB each), and this holds only
+    images leave out dagster-k8s and the kubernetes client (about 105 MB each), and this holds only
     while maxResumeRunAttempts is 0."""
     assert values["dagsterDaemon"]["runMonitoring"]["maxResumeRunAttempts"] == 0
     generated = chart_instance(values)
