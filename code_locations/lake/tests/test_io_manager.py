@@ -16,6 +16,17 @@ def daily_asset(frame_for):
     return thing
 
 
+def materialize_days(frame_for, first, last, object_store, instance, **kwargs):
+    """One run of ``daily_asset(frame_for)`` over the days ``first``..``last``, as a backfill runs it."""
+    return dg.materialize(
+        [daily_asset(frame_for)],
+        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+        resources=lake_resources(object_store),
+        instance=instance,
+        **kwargs,
+    )
+
+
 def frame(dates):
     return pl.DataFrame({"date": dates, "value": [float(i) for i in range(len(dates))]}).with_columns(
         pl.col("date").str.to_date()
@@ -36,15 +47,7 @@ def test_partition_path_is_hive_style_under_the_layer(object_store, instance):
 
 
 def test_a_multi_partition_run_writes_one_object_per_partition(object_store, instance):
-    result = dg.materialize(
-        [daily_asset(frame)],
-        tags={
-            "dagster/asset_partition_range_start": "2024-01-01",
-            "dagster/asset_partition_range_end": "2024-01-03",
-        },
-        resources=lake_resources(object_store),
-        instance=instance,
-    )
+    result = materialize_days(frame, "2024-01-01", "2024-01-03", object_store, instance)
     assert result.success
     keys = [o.key for o in object_store.list("marts/thing")]
     assert keys == [f"marts/thing/date=2024-01-0{d}/data.parquet" for d in (1, 2, 3)]
@@ -55,14 +58,8 @@ def test_a_multi_partition_run_writes_one_object_per_partition(object_store, ins
 
 def test_a_multi_partition_run_fails_on_rows_outside_its_partitions_and_writes_nothing(object_store, instance):
     # 2024-01-09 is outside the run's 2024-01-01..2024-01-02: writing the run's days would drop it.
-    result = dg.materialize(
-        [daily_asset(lambda keys: frame([*keys, "2024-01-09"]))],
-        tags={
-            "dagster/asset_partition_range_start": "2024-01-01",
-            "dagster/asset_partition_range_end": "2024-01-02",
-        },
-        resources=lake_resources(object_store),
-        instance=instance,
+    result = materialize_days(
+        lambda keys: frame([*keys, "2024-01-09"]), "2024-01-01", "2024-01-02", object_store, instance,
         raise_on_error=False,
     )
     assert not result.success
@@ -72,15 +69,7 @@ def test_a_multi_partition_run_fails_on_rows_outside_its_partitions_and_writes_n
 
 
 def test_a_partition_without_rows_in_a_multi_partition_run_is_written_empty(object_store, instance):
-    result = dg.materialize(
-        [daily_asset(lambda keys: frame(keys[:1]))],
-        tags={
-            "dagster/asset_partition_range_start": "2024-01-01",
-            "dagster/asset_partition_range_end": "2024-01-02",
-        },
-        resources=lake_resources(object_store),
-        instance=instance,
-    )
+    result = materialize_days(lambda keys: frame(keys[:1]), "2024-01-01", "2024-01-02", object_store, instance)
     assert result.success
     first, second = (
         pl.read_parquet(object_store.read_bytes(f"marts/thing/date=2024-01-0{d}/data.parquet")) for d in (1, 2)
@@ -90,15 +79,7 @@ def test_a_partition_without_rows_in_a_multi_partition_run_is_written_empty(obje
 
 def test_a_monthly_input_reads_every_day_of_the_month_as_one_frame(object_store, instance):
     resources = lake_resources(object_store)
-    dg.materialize(
-        [daily_asset(frame)],
-        tags={
-            "dagster/asset_partition_range_start": "2024-02-27",
-            "dagster/asset_partition_range_end": "2024-03-02",
-        },
-        resources=resources,
-        instance=instance,
-    )
+    materialize_days(frame, "2024-02-27", "2024-03-02", object_store, instance)
     seen = {}
 
     @dg.asset(
@@ -141,14 +122,8 @@ def test_a_failed_write_leaves_the_previous_partition_whole(object_store, instan
 
 
 def test_frames_covering_several_partitions_need_the_partition_column(object_store, instance):
-    result = dg.materialize(
-        [daily_asset(lambda dates: pl.DataFrame({"value": [1.0]}))],
-        tags={
-            "dagster/asset_partition_range_start": "2024-01-01",
-            "dagster/asset_partition_range_end": "2024-01-02",
-        },
-        resources=lake_resources(object_store),
-        instance=instance,
+    result = materialize_days(
+        lambda dates: pl.DataFrame({"value": [1.0]}), "2024-01-01", "2024-01-02", object_store, instance,
         raise_on_error=False,
     )
     assert not result.success
