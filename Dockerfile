@@ -58,12 +58,23 @@ CMD ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "/opt/dagster/hom
 # Built in a stage of its own, with binutils, to strip the symbol tables from the native libraries
 # (strip --strip-unneeded keeps what the dynamic linker needs, as Debian's packages ship them): the
 # polars runtime and pyarrow carry about 90 MB of them. Only the environment is copied on.
+# Left out as well, because no location imports them: the packages' own test suites, pyarrow's C++
+# headers (for compiling extensions against it) and Arrow Flight, pyarrow's gRPC transport (about
+# 25 MB; only pyarrow.flight loads it, checked with readelf: no other library of pyarrow links it).
+# pyarrow itself stays: dagster-polars imports pyarrow.dataset with its package. The last line
+# proves the parts the locations use still load.
 FROM base AS location-deps-build
 RUN apt-get update \
  && apt-get install --yes --no-install-recommends binutils \
  && rm -rf /var/lib/apt/lists/*
 RUN uv-sync --frozen --no-dev --package ingest --no-install-workspace \
- && find /opt/venv -type f \( -name "*.so" -o -name "*.so.[0-9]*" \) -exec strip --strip-unneeded {} +
+ && find /opt/venv -type f \( -name "*.so" -o -name "*.so.[0-9]*" \) -exec strip --strip-unneeded {} + \
+ && site=$(python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])") \
+ && find "$site" -mindepth 2 -maxdepth 2 -type d -name tests -exec rm -rf {} + \
+ && rm -rf "$site"/pyarrow/include "$site"/pyarrow/src "$site"/pyarrow/_pyarrow_cpp_tests.*.so \
+      "$site"/pyarrow/flight.py "$site"/pyarrow/_flight.*.so "$site"/pyarrow/libarrow_flight.so* \
+      "$site"/pyarrow/libarrow_python_flight.so* \
+ && python -c "import pyarrow.dataset, pyarrow.parquet, pyarrow.compute, polars, dagster_polars, s3fs, grpc"
 
 FROM base AS location-deps
 COPY --from=location-deps-build /opt/venv /opt/venv
