@@ -79,7 +79,8 @@ def rows(result: dict | None) -> list[tuple[str, str, str, str, str]]:
     out += [
         (f"P5 asset catalog query ({g('P5', 'max_partitions_materialized')} partitions materialized), p50 (p95)",
          f"{fmt(g('P5', 'query_s', 'p50'), 's', 3)} ({fmt(g('P5', 'query_s', 'p95'), 's', 3)})", "", "", "p95 ≤ 1 s"),
-        (f"P6 landing sensor tick, {g('P6', 'landing_files') or 0:,} files: first / steady",
+        (f"P6 landing sensor tick, {g('P6', 'landing_files') or 0:,} files: first / steady"
+         f" (every file listed in {g('P6', 'sweep_ticks') or '?'} ticks)",
          f"{fmt(g('P6', 'first_tick_s', 'p50'))} / {fmt(g('P6', 'steady_tick_s', 'p50'))}",
          f"listing the prefix {fmt(g('P6', 'listing_s', 'p50'))}", fmt(g("P6", "steady_ratio_to_listing"), "x"), "≤ 2 s"),
         (f"P7 first up → KPI report of {g('P7', 'seeded_days')} seeded days", fmt(g("P7", "up_to_kpi_report_s"), "s", 1),

@@ -434,11 +434,36 @@ def backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def landing_sweep(client: gql.Client, cursor: str | None) -> tuple[list[dict], str | None]:
+    """The landing sensor's run requests from `cursor` until it has listed every landing file,
+    and the cursor it ends on (dry runs: nothing starts, no tick is stored). A tick lists the
+    recent days and a bounded share of the older ones, going on where the last one stopped (the
+    cursor's `sweep_after`, ingest/defs/automation.py), so this chains ticks until one sweep has run
+    from the start of landing/events/ to its end."""
+    requests, from_start = [], not _sweep_after(cursor)
+    while True:
+        result = gql.sensor_dry_run(client, *LANDING_SENSOR, cursor)
+        requests += result["run_requests"]
+        cursor = result["cursor"]
+        if not _sweep_after(cursor):
+            if from_start:
+                return requests, cursor
+            from_start = True
+
+
+def _sweep_after(cursor: str | None) -> str:
+    try:
+        state = json.loads(cursor or "{}")
+    except ValueError:
+        return ""
+    return state.get("sweep_after", "") if isinstance(state, dict) else ""
+
+
 def landing_days_new_since(client: gql.Client, cursor: str | None) -> list[str]:
-    """The days the landing sensor would load from `cursor` (a dry run: nothing starts): each
+    """The days the landing sensor would load from `cursor` (dry runs: nothing starts): each
     of its raw_events requests names one day or a range of consecutive days."""
     days = set()
-    for request in gql.sensor_dry_run(client, *LANDING_SENSOR, cursor)["run_requests"]:
+    for request in landing_sweep(client, cursor)[0]:
         tags = request["tags"]
         if "dagster/partition" in tags:
             days.add(tags["dagster/partition"])
@@ -454,19 +479,20 @@ def mark_landing_files_seen(client: gql.Client, timeout: float) -> None:
 
     A restore writes every object anew, so each one's LastModified is newer than the restored
     cursor: the sensor would take every file for new, and its run keys (key@etag) only cover the
-    files it loaded itself, not those loaded by a backfill or by hand. The cursor a dry run from
-    the restored one ends on marks them all seen; the files the backup found not yet loaded are
-    loaded by the restore itself (landing_pending_days in the manifest)."""
+    files it loaded itself, not those loaded by a backfill or by hand. The cursor that dry runs
+    from the restored one end on, once they have listed every file, marks them all seen; the files
+    the backup found not yet loaded are loaded by the restore itself (landing_pending_days in the
+    manifest)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            result = gql.sensor_dry_run(client, *LANDING_SENSOR, gql.sensor_cursor(client, *LANDING_SENSOR))
+            _, cursor = landing_sweep(client, gql.sensor_cursor(client, *LANDING_SENSOR))
             break
         except gql.GraphQLError as error:  # the webserver is still loading the ingest location
             if time.monotonic() > deadline:
                 raise OpsError(f"could not move the landing sensor's cursor past the restored files: {error}") from error
             time.sleep(2)
-    gql.set_sensor_cursor(client, *LANDING_SENSOR, result["cursor"])
+    gql.set_sensor_cursor(client, *LANDING_SENSOR, cursor)
 
 
 def read_archive(archive: Path, into: Path) -> dict:

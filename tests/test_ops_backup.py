@@ -130,6 +130,35 @@ def test_backup_writes_one_archive_with_dump_objects_and_manifest(env_file, tmp_
     assert [p.name for p in out.parent.iterdir()] == ["b.tar.gz"]  # no staging left behind
 
 
+def test_backup_pending_days_come_from_dry_runs_chained_until_every_landing_file_is_listed(
+    env_file, tmp_path, monkeypatch
+):
+    """A landing sensor tick lists the recent days and a share of the older ones, going on where
+    its cursor's sweep stopped. From a cursor in mid-sweep, the backup chains dry runs to the end
+    of that sweep and through one whole sweep, and the days of every request are pending."""
+    stack = Stack(monkeypatch)
+    stack.cursor = json.dumps({"sweep_after": "landing/events/2024-05-10/a.csv"})
+    ticks = iter([
+        ("", "2024-05-20"),  # the end of the sweep the backup found begun
+        ("landing/events/2024-05-03/b.csv", "2024-05-02"),  # a whole sweep, in two ticks
+        ("", "2024-05-04"),
+    ])
+
+    def sensor_dry_run(client, location, sensor, cursor):
+        stack.calls.append(("dry_run", cursor))
+        sweep_after, day = next(ticks)
+        request = {"run_key": day, "job_name": "raw_events_job", "tags": {"dagster/partition": day}}
+        return {"cursor": json.dumps({"sweep_after": sweep_after}), "run_requests": [request]}
+
+    monkeypatch.setattr(ops.gql, "sensor_dry_run", sensor_dry_run)
+    out = tmp_path / "b.tar.gz"
+    assert ops.main(["--env-file", str(env_file), "backup", "--out", str(out)]) == 0
+    with tarfile.open(out, "r:gz") as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())
+    assert manifest["landing_pending_days"] == ["2024-05-02", "2024-05-04", "2024-05-20"]
+    assert len([c for c in stack.calls if c[0] == "dry_run"]) == 3
+
+
 def test_backup_defaults_to_a_timestamped_file_under_backups_and_compose_defaults(tmp_path, monkeypatch):
     Stack(monkeypatch)
     monkeypatch.setattr(ops, "ROOT", tmp_path)

@@ -49,9 +49,11 @@ def test_the_smoke_benchmark_measures_every_figure_beside_its_baseline(stack):
     assert figures["P4"]["idle_dagster_services_mb"] > 0 and figures["P4"]["above_base_mb"]["ingest"] > 0
     assert 0 < figures["P4"]["idle_host_cpu_busy"] <= 1
     assert figures["P5"]["query_s"]["n"] > 0
-    # The first tick asks to load every day of P6's files: a run covers at most a backfill run's days.
+    # The smoke's few files fit in one tick's share of the listing: the first tick asks to load every
+    # day of P6's files (a run covers at most a backfill run's days) and lists them all.
     p6, days_per_run = figures["P6"], DAILY_BACKFILL_POLICY.max_partitions_per_run
     assert p6["landing_files"] > 0 and p6["run_requests_first_tick"] >= -(-p6["landing_days"] // days_per_run)
+    assert p6["sweep_ticks"] == 1
     if "P7" in figures:
         assert figures["P7"]["seeded_days"] > 0 and figures["P7"]["up_to_kpi_report_s"] > 0
     # The bench restores the sensors it stopped.

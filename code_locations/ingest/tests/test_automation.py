@@ -1,9 +1,11 @@
+import json
 import time
 from datetime import datetime, timezone
 
 import dagster as dg
 from dagster._core.test_utils import freeze_time
 
+from ingest.defs import automation
 from ingest.defs.automation import (
     PARTITION_RANGE_END as RANGE_END,
     PARTITION_RANGE_START as RANGE_START,
@@ -122,6 +124,63 @@ def test_several_new_files_of_one_day_request_one_run_of_that_day(object_store, 
     object_store.write_bytes("landing/events/2024-03-05/b-fixed.csv", b"fixed")
     requests, _ = tick(object_store, instance, cursor)
     assert [r.tags["landing/file"] for r in requests] == ["landing/events/2024-03-05/b-fixed.csv"]
+
+
+def requested_days(requests) -> list[str]:
+    return sorted(
+        str(day)
+        for r in requests
+        for day in dg.DailyPartitionsDefinition(start_date="2020-01-01").get_partition_keys_in_range(
+            dg.PartitionKeyRange(r.tags.get(RANGE_START, r.partition_key), r.tags.get(RANGE_END, r.partition_key))
+        )
+    )
+
+
+def test_a_tick_lists_the_recent_days_and_a_bounded_share_of_the_older_ones(object_store, instance, monkeypatch):
+    """Ten older days of two files, swept a few folders a tick (pages of 5 keys, no time to spare):
+    each day is requested exactly once over the ticks; today's new file does not wait for the sweep;
+    a late file of a day already swept is found by the next sweep; nothing is requested twice."""
+    monkeypatch.setattr(automation, "LIST_PAGE", 5)
+    monkeypatch.setattr(automation, "SWEEP_SECONDS", 0)
+    older = [f"2024-03-{d:02d}" for d in range(1, 11)]
+    for day in older:
+        for name in ("a.csv", "b.csv"):
+            object_store.write_bytes(f"landing/events/{day}/{name}", f"{day}/{name}".encode())
+    with freeze_time(datetime(2024, 3, 20, 12, tzinfo=timezone.utc)):
+        requests, cursor = tick(object_store, instance)
+        assert requested_days(requests) == older[:2]  # 5 keys: two whole folders and a part
+        object_store.write_bytes("landing/events/2024-03-20/today.csv", b"today")
+        requests, cursor = tick(object_store, instance, cursor)
+        assert requested_days(requests) == ["2024-03-03", "2024-03-04", "2024-03-20"]
+        seen = ["2024-03-01", "2024-03-02", "2024-03-03", "2024-03-04", "2024-03-20"]
+        ticks = 2
+        while len(seen) < 11:
+            requests, cursor = tick(object_store, instance, cursor)
+            seen += requested_days(requests)
+            ticks += 1
+        assert sorted(seen) == [*older, "2024-03-20"] and ticks == 5
+        # The sweep ends and starts again: known files are not requested again.
+        for _ in range(6):
+            requests, cursor = tick(object_store, instance, cursor)
+            assert requests == []
+        object_store.write_bytes("landing/events/2024-03-02/late.csv", b"late")
+        late = []
+        for _ in range(6):
+            requests, cursor = tick(object_store, instance, cursor)
+            late += [(r.partition_key, r.tags.get("landing/file")) for r in requests]
+        assert late == [("2024-03-02", "landing/events/2024-03-02/late.csv")]
+
+
+def test_the_cursor_of_the_sensor_that_listed_everything_carries_over(object_store, instance):
+    """Upgrading from the cursor {since, at_since, waiting}: files it knew are not requested again."""
+    object_store.write_bytes("landing/events/2024-03-01/a.csv", b"a")
+    [known] = list(object_store.list_pages("landing/events"))[0]
+    since = known.last_modified.isoformat()
+    old = json.dumps({"since": since, "at_since": [f"{known.key}@{known.etag}"], "waiting": []})
+    assert tick(object_store, instance, old)[0] == []
+    object_store.write_bytes("landing/events/2024-03-02/b.csv", b"b")
+    requests, _ = tick(object_store, instance, old)
+    assert [r.tags["landing/file"] for r in requests] == ["landing/events/2024-03-02/b.csv"]
 
 
 def test_the_nightly_schedule_loads_the_previous_day():

@@ -127,6 +127,27 @@ class ObjectStore(dg.ConfigurableResource):
                 last_modified=info["LastModified"],
             )
 
+    def list_pages(
+        self, prefix: str, start_after: str = "", page_size: int = 1000
+    ) -> Iterator[tuple[StoredObject, ...]]:
+        """The objects under prefix/ whose keys sort after ``start_after``, in key order, one
+        page (at most ``page_size``; S3 caps it at 1,000) per request: a caller may stop between
+        requests."""
+        request = {"Bucket": self.bucket, "Prefix": prefix.rstrip("/") + "/", "MaxKeys": page_size}
+        if start_after:
+            request["StartAfter"] = start_after
+        while True:
+            page = self.filesystem().call_s3("list_objects_v2", **request)
+            yield tuple(
+                StoredObject(
+                    key=o["Key"], etag=o["ETag"].strip('"'), size=o["Size"], last_modified=o["LastModified"]
+                )
+                for o in page.get("Contents", [])
+            )
+            if not page.get("IsTruncated"):
+                return
+            request["ContinuationToken"] = page["NextContinuationToken"]
+
     def read_bytes(self, key: str) -> bytes:
         return self.filesystem().cat_file(self.path(key))
 
