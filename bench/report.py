@@ -227,8 +227,9 @@ NOTES = """## Reading the figures
 - **P5**: the asset catalog's query (every asset node with partition health, checks and latest
   materialization).
 - **P6**: the landing sensor evaluated by its code server (`sensorDryRun`, as the UI's "test
-  sensor"): a first tick with an empty cursor, and a steady tick with nothing new. Beside it, the
-  object store listing the same prefix through the lake's client (what every tick does first).
+  sensor"): a first tick with an empty cursor, and a steady tick with nothing new; and how many
+  ticks from an empty cursor list every file once (a whole sweep). Beside it, the object store
+  listing the same prefix through the lake's client (what every tick did until 222891c).
 - **P7**: `up` on empty volumes until the KPI report covers every seeded demo day.
 
 ## Levers pulled, and what each bought
@@ -333,6 +334,25 @@ Each measured on the same stack, before and after one change, back to back (2-co
   so). The polars runtime 177 → 138 MB, pyarrow 170 → 136 MB. Above the base: ingest and
   transforms 538 MB → 444 MB; reporting 908 → 814 MB in all (2f78baa). A native crash's backtrace
   shows addresses instead of symbol names.
+- **A landing-sensor tick of bounded cost** (222891c). Every tick listed landing/events/ in
+  full: over a year of hourly files (8,760 keys) 3.39 s on the stand-in S3 server (2f78baa), whose
+  listing costs about 0.35 ms a key whatever the page size (measured: 2.97 s in pages of 1,000,
+  2.85 s in one page). A tick now lists yesterday, today and any future date folder in full, then
+  spends at most 1 s going on with a sweep over the older days where the last tick stopped (whole
+  date folders; the cursor keeps a LastModified before which every file is known and the files
+  seen since). Steady tick 3.39 s → 1.40 s beside a full listing of 3.30 s in the same run; a
+  whole sweep takes 3 ticks here, so a late file of an older day waits at most about 90 s on the
+  stand-in, one tick on a store that lists 10,000 keys a second. Exactly-once is unchanged: a
+  file is new once per key, etag and LastModified (tests: a sweep over ten days in five ticks
+  requests each day once, today's file does not wait for it, a late file of a swept day is found
+  by the next sweep; the previous cursor carries over). Backup and restore chain dry runs until
+  every landing file is listed.
+- **Test suites, C++ headers and Arrow Flight out of the location images** (d2f3410). No location
+  imports them: the packages' `tests` folders (pyarrow's 7 MB), pyarrow's headers (6 MB) and
+  Arrow Flight, pyarrow's gRPC transport (libarrow_flight 24 MB; readelf shows only
+  `pyarrow.flight` links it). The build checks that pyarrow.dataset, parquet and compute, polars,
+  dagster-polars, s3fs and gRPC still load. Above the base: ingest and transforms 444 → 405 MB;
+  reporting 814 → 775 MB in all.
 - Earlier: the queue is checked every second, not every 5 s (P1 queue → start); one s3fs client
   per resource instead of one per call; DuckDB only in the reporting image.
 
@@ -354,35 +374,36 @@ Each measured on the same stack, before and after one change, back to back (2-co
   backfill daemon iterates every 30 s (`DEFAULT_DAEMON_INTERVAL_SECONDS`, not configurable in
   1.13); without backfills, automation would start one run per day instead.
 - **A year's backfill: the runs' start-up, and daily_summary held to the end.** At full size
-  (365 days × 100,000 events) the backfill runs 27 raw_events runs, about 27 processed_events runs
-  and, only once every processed_events day is done, 21-26 daily_summary runs: 60-90 s at the end
-  of a 400-500 s backfill. Dagster's asset backfill (1.13, `_should_backfill_atomic_asset_subset_unit`)
-  lets a child ride in its parent's run only while the child's whole remaining range equals what
-  the parent requests that iteration; once processed_events has a materialization, daily_summary's
-  remaining range is the rest of the year, so it waits. Only the first iteration's runs carry both.
-  A non-subsettable multi-asset of the two would keep them together, at the price of the separate
-  automation and blocking-check behaviour the tests pin; not done. Each of the 79 runs also pays
-  its floor (P1) on 2 cores shared by 6 run slots. Larger runs were measured and not taken: a
-  14-day run peaks at 0.70 GB (P2), and a 28-day run at about 1.2 GB in-process (raw_events
-  1,169 MB, processed_events with daily_summary 1,249 MB, against 674 and 806 MB at 14 days):
-  inside the 2 GB limit, but a month of twice the volume would not be.
-- **The steady landing-sensor tick is the object store's listing.** Every tick lists
-  landing/events/ (a late file may land in any day's folder, so no part of the prefix can be
-  skipped). Over a year of files (8,760 keys) the listing alone took 3.39 s on the stand-in S3
-  server (moto, one Python process) and the steady tick 3.39 s (2f78baa; 2.76 s and 2.87 s at
-  d5d3982, 4.2 s and 5.2 s over 9,125 keys at 81b57eb); the sensor's own work over those keys
-  (classify, compare with the cursor) is 0.03 s. raw_events' `landing_layout_valid` check, which
-  runs in every raw_events run, lists the same prefix. MinIO lists far faster than the stand-in; not measured here (no MinIO binary on this
-  machine).
-- **Image size.** Above the base, ingest and transforms hold one 444 MB layer of locked
-  dependencies, stripped (2f78baa): pyarrow 136 MB, the polars runtime 138 MB, botocore 31 MB,
-  SQLAlchemy 24 MB, Dagster 23 MB, gRPC 19 MB; every library in it is imported by the location's
-  code server or its runs (checked in the image). pyarrow is only there because dagster-polars
-  imports `pyarrow.dataset` when its package is imported (`dagster_polars/io_managers/parquet.py`),
-  so loading any location's definitions loads it, although the lake's reads and writes are
-  polars' own. The layer is 19 MB over the 425 MB target; without pyarrow it would be about
-  310 MB, but leaving it out would mean replacing dagster-polars' IO manager with our own, which
-  this project does not do for 136 MB.
+  (365 days × 100,000 events, 222891c) the backfill's 79 runs were: 27 raw_events runs, three
+  at a time (the ingest location's share of the queue), 10-27 s each against 3.6 s for the same
+  work alone, until 268 s; processed_events runs, three at each backfill iteration (every 30 s)
+  as their arrival days were done, until 300 s (the first three with daily_summary); then 24
+  daily_summary runs of 2-6 s each, three at a time, from 305 s to 406 s; the backfill was marked
+  complete at the next iteration, 425 s. So the last quarter is daily_summary held to the end:
+  Dagster's asset backfill (1.13, `_should_backfill_atomic_asset_subset_unit`) lets a child ride
+  in its parent's run only while the child's whole remaining range equals what the parent
+  requests that iteration, and holds the whole child back while the parent is requested at all;
+  once processed_events has a materialization, daily_summary's remaining range is the rest of
+  the year, so it waits. A non-subsettable multi-asset of the two would keep them together, at
+  the price of materializing either alone and of the blocking checks between them, which the
+  tests pin; not done. Each run also pays its floor (P1) on 2 cores shared by 6 run slots.
+  Larger runs were measured and not taken: a 14-day run peaks at 0.70 GB (P2), and a 28-day run
+  at about 1.2 GB in-process (raw_events 1,169 MB, processed_events with daily_summary 1,249 MB,
+  against 674 and 806 MB at 14 days): inside the 2 GB limit, but a month of twice the volume
+  would not be.
+- **raw_events' layout check lists the whole landing prefix.** `landing_layout_valid` runs in
+  every raw_events run (Dagster includes an asset's checks in its runs) and lists landing/events/
+  in full: over a year of hourly files, the 3.3 s P6 measures as its baseline, in every raw run.
+  The landing sensor already asks for the layout job when it sees strays. Left: it is the check's
+  contract, and P2's landing (one file a day) lists in 0.15 s.
+- **Image size.** Above the base, ingest and transforms hold one 405 MB layer of locked
+  dependencies, stripped, without test suites, headers or Arrow Flight: pyarrow about 100 MB, the
+  polars runtime 132 MB, botocore 31 MB, Dagster 23 MB, SQLAlchemy 20 MB, gRPC 19 MB; every
+  library in it is imported by the location's code server or its runs. pyarrow is only there
+  because dagster-polars imports `pyarrow.dataset` when its package is imported
+  (`dagster_polars/io_managers/parquet.py`), so loading any location's definitions loads it,
+  although the lake's reads and writes are polars' own. Without it the layer would be about
+  300 MB, but leaving it out would mean replacing dagster-polars' IO manager with our own.
 """
 
 
