@@ -85,7 +85,7 @@ SETTLE = timedelta(minutes=10)
 def landing_files_sensor(context: dg.SensorEvaluationContext, object_store: ObjectStore):
     # All state is in the cursor, so a daemon restart loses nothing:
     # - since: every file whose LastModified is earlier is known;
-    # - seen: the files listed since then (digests of key@etag@LastModified, by LastModified);
+    # - seen: the files listed since then (digests of key@etag, grouped by LastModified);
     # - sweep_after, sweep_mark: where the sweep goes on, and the newest LastModified known when
     #   it began (the next `since`, less SETTLE, once it ends);
     # - waiting: files under a future date (key@etag).
@@ -187,7 +187,9 @@ def _folder(key: str) -> str:
     return key[len(LANDING_PREFIX) + 1 :].split("/")[0]
 
 
-def _list_this_tick(store: ObjectStore, cursor: _LandingCursor, recent: str) -> tuple[list[StoredObject], bool]:
+def _list_this_tick(
+    store: ObjectStore, cursor: _LandingCursor, recent: str
+) -> tuple[list[StoredObject], bool]:
     """The keys after ``recent`` (a date folder's prefix) in full, then the sweep's share of the
     keys before it: from where it stopped, for SWEEP_SECONDS or to its end, whole folders only.
     Returns them and whether the sweep reached its end."""
