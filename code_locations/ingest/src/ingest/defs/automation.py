@@ -136,7 +136,6 @@ class _LandingCursor:
     seen: dict[str, list[str]] = field(default_factory=dict)  # LastModified -> digests
     sweep_after: str = ""
     sweep_mark: str = ""
-    newest: str = ""
     waiting: set[str] = field(default_factory=set)
 
     @classmethod
@@ -147,13 +146,12 @@ class _LandingCursor:
             # LastModified it saw and the files seen at exactly that instant.
             since = state["since"]
             seen = {since: [_digest(run_key) for run_key in state["at_since"]]}
-            return cls(since=since, seen=seen, newest=since, waiting=set(state["waiting"]))
+            return cls(since=since, seen=seen, waiting=set(state["waiting"]))
         return cls(**{**state, "waiting": set(state.get("waiting", []))})
 
     def see(self, obj: StoredObject) -> bool:
         """Record a listed file; True if it is new or changed since it was last seen."""
         modified = obj.last_modified.isoformat()
-        self.newest = max(self.newest, modified)
         if modified < self.since:
             return False
         digests = self.seen.setdefault(modified, [])
@@ -169,7 +167,11 @@ class _LandingCursor:
             settled = (datetime.fromisoformat(self.sweep_mark) - SETTLE).isoformat()
             self.since = max(self.since, settled)
             self.seen = {at: digests for at, digests in self.seen.items() if at >= self.since}
-        self.sweep_after, self.sweep_mark = "", self.newest
+        self.sweep_after, self.sweep_mark = "", self.newest()
+
+    def newest(self) -> str:
+        """The newest LastModified seen: every file at or after `since` is in `seen`."""
+        return max(self.seen, default=self.since)
 
     def dump(self) -> str:
         return json.dumps({**asdict(self), "waiting": sorted(self.waiting)}, sort_keys=True)
