@@ -12,7 +12,7 @@ from ingest.defs.automation import (
     landing_files_sensor,
     raw_events_nightly,
 )
-from lake.partitions import DAILY_BACKFILL_POLICY
+from lake.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 
 
 def tick(store, instance, cursor=None):
@@ -128,9 +128,9 @@ def test_several_new_files_of_one_day_request_one_run_of_that_day(object_store, 
 
 def requested_days(requests) -> list[str]:
     return sorted(
-        str(day)
+        day
         for r in requests
-        for day in dg.DailyPartitionsDefinition(start_date="2020-01-01").get_partition_keys_in_range(
+        for day in daily_partitions.get_partition_keys_in_range(
             dg.PartitionKeyRange(r.tags.get(RANGE_START, r.partition_key), r.tags.get(RANGE_END, r.partition_key))
         )
     )
