@@ -92,10 +92,14 @@ class LakeChecks:
                 description=f"{nulls} rows have a null {self.id_column}",
                 metadata={"null_ids": nulls},
             )
-            # One hash pass over (partition, id): a group_by with counts took four times as long.
+            # One hash pass over the ids of each partition: a group_by with counts took four times
+            # as long, and hashing (partition, id) structs held 0.3 GB more for 28 days of events.
             pair = [self.partition_column, self.id_column]
             duplicated = (
-                df.filter(pl.struct(pair).is_duplicated()).unique(pair).get_column(self.id_column).to_list()
+                df.filter(pl.col(self.id_column).is_duplicated().over(self.partition_column))
+                .unique(pair)
+                .get_column(self.id_column)
+                .to_list()
             )
             yield dg.AssetCheckResult(
                 check_name=ID_UNIQUE,
