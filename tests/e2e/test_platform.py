@@ -219,7 +219,7 @@ def test_a_two_week_backfill_completes_in_multi_day_runs_through_a_storage_outag
             assert stack.s3.exists(f"{layer}/date={day}/data.parquet"), f"{layer} {day}"
     # The backfill policy's runs of at most PER_RUN days: 14 arrival days are one ingest run, not
     # fourteen. The event days are 15: the day before the first arrival day can hold that day's
-    # late events, so the backfill carries it too, and transforms need two runs.
+    # late events, so the backfill carries it too, in transforms' runs of at most PER_RUN days.
     event_days = [(date(2024, 5, 1) - timedelta(days=1)).isoformat(), *BACKFILL]
     assert stack.s3.exists(f"marts/daily_summary/date={event_days[0]}/data.parquet")
     per_location: dict[str, int] = {}

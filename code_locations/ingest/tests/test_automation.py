@@ -1,6 +1,6 @@
 import json
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 from dagster._core.test_utils import freeze_time
@@ -51,17 +51,22 @@ def test_new_or_changed_landing_files_request_one_run_per_range_of_days(object_s
     assert [r.run_key for r in same] == [changed[0].run_key]
 
 
-def test_a_run_covers_at_most_two_weeks_of_consecutive_days(object_store, instance):
-    days = [f"2024-03-{d:02d}" for d in (*range(1, 17), 20, 22, 23)]  # 16 days, a gap, 1, a gap, 2
-    for day in days:
-        object_store.write_bytes(f"landing/events/{day}/x.csv", day.encode())
+def test_a_run_covers_at_most_a_backfill_runs_days_of_consecutive_days(object_store, instance):
+    per_run = DAILY_BACKFILL_POLICY.max_partitions_per_run
+
+    def day(n: int) -> str:
+        return (date(2024, 3, 1) + timedelta(days=n)).isoformat()
+
+    # per_run + 2 consecutive days, a gap, 1 day, a gap, 2 days.
+    offsets = [*range(per_run + 2), per_run + 5, per_run + 7, per_run + 8]
+    for n in offsets:
+        object_store.write_bytes(f"landing/events/{day(n)}/x.csv", day(n).encode())
     requests, cursor = tick(object_store, instance)
     ranges = [(r.tags.get(RANGE_START, r.partition_key), r.tags.get(RANGE_END, r.partition_key)) for r in requests]
     assert ranges == [
-        ("2024-03-01", "2024-03-14"), ("2024-03-15", "2024-03-16"), ("2024-03-20", "2024-03-20"),
-        ("2024-03-22", "2024-03-23"),
+        (day(0), day(per_run - 1)), (day(per_run), day(per_run + 1)), (day(per_run + 5), day(per_run + 5)),
+        (day(per_run + 7), day(per_run + 8)),
     ]
-    assert DAILY_BACKFILL_POLICY.max_partitions_per_run == 14
     assert {r.job_name for r in requests} == {"raw_events_job"}
     assert len({r.run_key for r in requests}) == 4
     # The same files seen again (a tick repeated after a daemon restart): the same run keys.

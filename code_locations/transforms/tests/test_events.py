@@ -6,6 +6,7 @@ import polars as pl
 
 from lake.env import lake_resources
 from lake.keys import DAILY_SUMMARY, MONTHLY_SUMMARY, RAW_EVENTS
+from lake.partitions import DAILY_BACKFILL_POLICY
 from transforms.defs.events import (
     PROCESSED_EVENTS_SCHEMA,
     daily_summary,
@@ -186,4 +187,4 @@ def test_a_failed_blocking_check_stops_downstream_in_the_same_run(object_store, 
 def test_transforms_reach_ingest_only_by_key():
     assert processed_events.asset_deps[processed_events.key] == {RAW_EVENTS}
     assert monthly_summary.asset_deps[MONTHLY_SUMMARY] == {DAILY_SUMMARY}
-    assert processed_events.backfill_policy.max_partitions_per_run == 14
+    assert processed_events.backfill_policy == daily_summary.backfill_policy == DAILY_BACKFILL_POLICY

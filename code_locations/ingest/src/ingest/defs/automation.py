@@ -75,7 +75,7 @@ SETTLE = timedelta(minutes=10)
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "One raw_events run for the days with new or changed files under"
-        " landing/events/YYYY-MM-DD/, up to two weeks of consecutive days per run (run key: the"
+        " landing/events/YYYY-MM-DD/, up to four weeks of consecutive days per run (run key: the"
         " files' keys and etags, so unchanged files never trigger twice). Each tick lists the"
         " recent days and a bounded share of the older ones. Files under a future date wait in"
         " the cursor until their day exists. Keys that break the layout request one"
