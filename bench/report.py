@@ -150,6 +150,26 @@ def plots(before: dict | None, after: dict | None) -> list[str]:
         fig.savefig(IMAGES / "perf-p2-backfill.png")
         plt.close(fig)
         made.append("perf-p2-backfill.png")
+    by_size = load(RESULTS / "p2_days_per_run.json")
+    if by_size:
+        fig, ax = plt.subplots(figsize=(7, 2.8), dpi=110)
+        for days in sorted({row["days_per_run"] for row in by_size["runs"]}):
+            same = [row for row in by_size["runs"] if row["days_per_run"] == days]
+            ratios = [row["platform_s"] / row["plain_polars_s"] for row in same]
+            ax.plot([days] * len(same), ratios, "o", color="#4f43dd")
+            label = ", ".join(f"{row['platform_s']:.0f} s in {row['runs']} runs" for row in same)
+            ax.annotate(label, (days, max(ratios)), textcoords="offset points", xytext=(8, 2), fontsize=7)
+        ax.axhline(2, color="#d9480f", lw=1, ls="--", label="target 2×")
+        ax.set_xlim(10, 40)
+        ax.set_ylim(0, 4)
+        ax.set_xlabel("days per backfill run (the backfill policy)")
+        ax.set_ylabel("× the plain script")
+        ax.set_title("P2 at full size by days per run")
+        ax.legend(loc="lower left", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(IMAGES / "perf-p2-days-per-run.png")
+        plt.close(fig)
+        made.append("perf-p2-days-per-run.png")
     if any(get(r, "P4", "idle_rss_mb") for _, r in runs):
         fig, ax = plt.subplots(figsize=(7, 2.8), dpi=110)
         services = list((get(after or before, "P4", "idle_rss_mb") or {}).keys())
@@ -353,6 +373,28 @@ Each measured on the same stack, before and after one change, back to back (2-co
   `pyarrow.flight` links it). The build checks that pyarrow.dataset, parquet and compute, polars,
   dagster-polars, s3fs and gRPC still load. Above the base: ingest and transforms 444 → 405 MB;
   reporting 814 → 775 MB in all.
+- **Four weeks per backfill run, after row checks that hash less** (`BackfillPolicy.multi_run(28)`,
+  was 14; 15d7288, 5890764). The CPU account of a year's backfill (below) put about 4 CPU-s of
+  every run in its start; a profile of one 14-day raw_events run in its container (6.9 CPU-s in
+  its cgroup) found 2.9 s of data work and 1.0 s of writes, the rest Dagster's CLI import, the
+  definitions load (0.7 s), the compute log manager's S3 client (0.25 s) and the event log. So
+  fewer runs; what had held 28 days back was memory (1,060 and 1,284 MB in-process for
+  raw_events and processed_events with daily_summary). A sampled profile of the 28-day run's
+  memory found 0.3 GB in one place: `id_unique_per_partition` hashed (partition, id) structs.
+  `is_duplicated().over(partition)` finds the same ids in the same time (0.47 s against 0.50 s
+  over 2.8M rows) without them: 28-day runs now peak at 803 and 945 MB in-process, about what
+  14 days took before (768 and 815 MB); 56 days (twice the events a run) at 1,388 and 1,618 MB.
+  Full size (365 days × 100,000 events, one stack): the policy alone, 425.9 s in 79 runs (the
+  previous table) → 339.9 s in 40 runs (2.48× its plain script, 9.8× one partition per run, run
+  peak 1,179 MB); with the checks too (the table): 329.4 s in 41 runs, 2.37× its plain script,
+  10.8× one partition per run, run peak 884 MB (716 MB at 14 days before).
+- **Not taken: a shorter pause of the backfill daemon.** Its 30 s between iterations
+  (`DEFAULT_DAEMON_INTERVAL_SECONDS`, a module constant in 1.13) set to 5 s by a daemon wrapper:
+  P2 at 28 days, 77.3 s → 30.8 s in 4 runs each; at full size 535.6 s in 95 runs, against 425.9 s
+  in 79 at 30 s. Each iteration requests what has become ready since the last, so shorter
+  iterations cut the year into smaller runs (processed_events and daily_summary runs of 1-6
+  days), and on 2 busy cores every extra run is another start. Worth it for small backfills, a
+  loss for large ones, and a patch of Dagster's internals: left.
 - Earlier: the queue is checked every second, not every 5 s (P1 queue → start); one s3fs client
   per resource instead of one per call; DuckDB only in the reporting image.
 
@@ -362,7 +404,8 @@ Each measured on the same stack, before and after one change, back to back (2-co
   daemon's iteration, the queue, then each run's container start and definitions load (the P1
   floor), once for ingest and again for transforms. Dagster's backfill daemon iterates every
   30 s (`DEFAULT_DAEMON_INTERVAL_SECONDS`, not configurable in 1.13), so each step of a small
-  backfill from one location to the next waits for the next iteration.
+  backfill from one location to the next waits for the next iteration (a shorter pause was
+  measured and not taken, above: it splits a large backfill into more runs).
 - **The first `up` waits for the backfill daemon.** P7's 101 s (medium, d5d3982) are: `up` →
   the first landing run 30 s (Postgres and the object store healthy 6 s; init 6 s: the instance
   migration, the buckets and the demo files in three Python processes; the code servers healthy
@@ -374,29 +417,29 @@ Each measured on the same stack, before and after one change, back to back (2-co
   backfill daemon iterates every 30 s (`DEFAULT_DAEMON_INTERVAL_SECONDS`, not configurable in
   1.13); without backfills, automation would start one run per day instead.
 - **A year's backfill: the runs' start-up, and daily_summary held to the end.** At full size
-  (365 days × 100,000 events, 222891c) the backfill's 79 runs were: 27 raw_events runs, three
-  at a time (the ingest location's share of the queue), 10-27 s each against 3.6 s for the same
-  work alone, until 268 s; processed_events runs, three at each backfill iteration (every 30 s)
-  as their arrival days were done, until 300 s (the first three with daily_summary); then 24
-  daily_summary runs of 2-6 s each, three at a time, from 305 s to 406 s; the backfill was marked
-  complete at the next iteration, 425 s. So the last quarter is daily_summary held to the end:
-  Dagster's asset backfill (1.13, `_should_backfill_atomic_asset_subset_unit`) lets a child ride
-  in its parent's run only while the child's whole remaining range equals what the parent
-  requests that iteration, and holds the whole child back while the parent is requested at all;
-  once processed_events has a materialization, daily_summary's remaining range is the rest of
-  the year, so it waits. A non-subsettable multi-asset of the two would keep them together, at
-  the price of materializing either alone and of the blocking checks between them, which the
-  tests pin; not done. Each run also pays its floor (P1) on 2 cores shared by 6 run slots: the
-  CPU account of a second full-size backfill (377ba0c, 439.3 s, 3.34× its plain script; cgroup
-  CPU time of every container over the backfill) is 674 CPU-s of the 876 two cores offer: the
-  79 run containers 488 (6.2 a run, against about 165 in all for their data work measured
-  in-process: about 4 CPU-s a run is its start, interpreter, imports, definitions, instance and
-  event log), the stand-in S3 server 81, Postgres 40, the daemon 24, the webserver 15, the code
-  servers 27. The plain script's 131 s include 55 CPU-s of the same S3 server.
-  Larger runs were measured and not taken: a 14-day run peaks at 0.70 GB (P2), and a 28-day run
-  at about 1.2 GB in-process (raw_events 1,169 MB, processed_events with daily_summary 1,249 MB,
-  against 674 and 806 MB at 14 days): inside the 2 GB limit, but a month of twice the volume
-  would not be.
+  (365 days × 100,000 events, 5890764, the table) the backfill's 41 runs were: 14 raw_events
+  runs of up to 28 days, three at a time (the ingest location's share of the queue), 16-49 s
+  each under load against 9 s alone, until 234 s, about 11 s between one run's end and the next
+  one's start in the same slot (the queue, the container, the imports, all on busy cores);
+  processed_events runs, about three at each backfill iteration (every 30 s) as their arrival
+  days were done, until 265 s (the first three with daily_summary); then 11 daily_summary runs of
+  3-7 s each, three at a time, from 268 s to 325 s; complete at 328 s. The backfill itself waited
+  27 s for the daemon's first iteration. daily_summary is held to the end by Dagster's asset
+  backfill (1.13, `_should_backfill_atomic_asset_subset_unit`): a child rides in its parent's
+  run only while the child's whole remaining range equals what the parent requests that
+  iteration, and the whole child is held back while the parent is requested at all; once
+  processed_events has a materialization, daily_summary's remaining range is the rest of the
+  year, so it waits. A non-subsettable multi-asset of the two would keep them together, at the
+  price of materializing either alone and of the blocking checks between them, which the tests
+  pin; not done. Each run also pays its floor (P1) on 2 cores shared by 6 run slots. The CPU
+  account of the 28-day policy's first full-size run (339.9 s; cgroup CPU time of every
+  container over the backfill): 495 CPU-s of the 677 two cores offered, the 40 run containers
+  337 (8.4 a run, about 4.3 of it its start), the stand-in S3 server 75, Postgres 32, the daemon
+  19, the webserver 10, the code servers 22. At 14 days (377ba0c, 439.3 s) it was 674 CPU-s of
+  876: the 79 run containers 488, the S3 server 81, Postgres 40. The plain script's 131 s
+  include 55 CPU-s of the same S3 server. What is left between 2.4× and 2×: the tail (about 60 s
+  of daily_summary after the last processed_events run), the iterations' waits (up to 30 s at
+  the start, between the locations and at the end), and the runs' starts (about 170 CPU-s).
 - **raw_events' layout check lists the whole landing prefix.** `landing_layout_valid` runs in
   every raw_events run (Dagster includes an asset's checks in its runs) and lists landing/events/
   in full: over a year of hourly files, the 3.3 s P6 measures as its baseline, in every raw run.
