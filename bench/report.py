@@ -115,6 +115,13 @@ def plots(before: dict | None, after: dict | None) -> list[str]:
     from matplotlib import pyplot as plt
 
     made = []
+
+    def save(fig, name: str) -> None:
+        fig.tight_layout()
+        fig.savefig(IMAGES / name)
+        plt.close(fig)
+        made.append(name)
+
     runs = [(r["label"], r) for r in (before, after) if r]
     if any(get(r, "P1") for _, r in runs):
         fig, ax = plt.subplots(figsize=(7, 2.8), dpi=110)
@@ -127,10 +134,7 @@ def plots(before: dict | None, after: dict | None) -> list[str]:
         ax.set_xlabel("seconds, p50")
         ax.set_title("P1: one partition, launch → SUCCESS")
         ax.legend(loc="lower right", fontsize=8)
-        fig.tight_layout()
-        fig.savefig(IMAGES / "perf-p1-latency.png")
-        plt.close(fig)
-        made.append("perf-p1-latency.png")
+        save(fig, "perf-p1-latency.png")
     if any(get(r, "P2") for _, r in runs):
         fig, ax = plt.subplots(figsize=(7, 2.8), dpi=110)
         labels, values, colors = [], [], []
@@ -146,10 +150,7 @@ def plots(before: dict | None, after: dict | None) -> list[str]:
         ax.set_yticks(range(len(values)), labels, fontsize=8)
         ax.set_xlabel("seconds")
         ax.set_title("P2: the daily chain over the same days")
-        fig.tight_layout()
-        fig.savefig(IMAGES / "perf-p2-backfill.png")
-        plt.close(fig)
-        made.append("perf-p2-backfill.png")
+        save(fig, "perf-p2-backfill.png")
     by_size = load(RESULTS / "p2_days_per_run.json")
     if by_size:
         fig, ax = plt.subplots(figsize=(7, 2.8), dpi=110)
@@ -166,10 +167,7 @@ def plots(before: dict | None, after: dict | None) -> list[str]:
         ax.set_ylabel("× the plain script")
         ax.set_title("P2 at full size by days per run")
         ax.legend(loc="lower left", fontsize=8)
-        fig.tight_layout()
-        fig.savefig(IMAGES / "perf-p2-days-per-run.png")
-        plt.close(fig)
-        made.append("perf-p2-days-per-run.png")
+        save(fig, "perf-p2-days-per-run.png")
     if any(get(r, "P4", "idle_rss_mb") for _, r in runs):
         fig, ax = plt.subplots(figsize=(7, 2.8), dpi=110)
         services = list((get(after or before, "P4", "idle_rss_mb") or {}).keys())
@@ -181,10 +179,7 @@ def plots(before: dict | None, after: dict | None) -> list[str]:
         ax.set_ylabel("MB")
         ax.set_title("P4: idle memory per service")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(IMAGES / "perf-p4-memory.png")
-        plt.close(fig)
-        made.append("perf-p4-memory.png")
+        save(fig, "perf-p4-memory.png")
     return made
 
 
