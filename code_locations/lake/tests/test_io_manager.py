@@ -158,6 +158,29 @@ def test_a_partition_is_written_with_one_request_and_read_with_two(object_store,
     assert requests == ["HeadObject", "GetObject"]  # s3fs's cat_file asks for the size first
 
 
+def test_a_multi_partition_run_sends_its_objects_together_one_put_each(object_store, instance):
+    """One request per partition, as for a single partition, but not one after the other: a run's
+    28 one-row daily_summary objects took 4.2 s in sequence (bench P2)."""
+    in_flight, most, puts = 0, 0, []
+
+    def before(model, **_):
+        nonlocal in_flight, most
+        puts.append(model.name)
+        in_flight += 1
+        most = max(most, in_flight)
+
+    def after(**_):
+        nonlocal in_flight
+        in_flight -= 1
+
+    client = object_store.filesystem().connect()
+    client.meta.events.register("before-call.s3", before)
+    client.meta.events.register("after-call.s3", after)
+    assert materialize_days(frame, "2024-01-01", "2024-01-07", object_store, instance).success
+    assert puts == ["PutObject"] * 7
+    assert most > 1
+
+
 def test_a_write_records_schema_rows_and_a_sample_but_no_describe_stats(object_store, instance):
     result = dg.materialize(
         [daily_asset(frame)],

@@ -25,7 +25,7 @@ class LakeParquetIOManager(PolarsParquetIOManager):
       object or the complete new one, never a half-written partition, even if the run is killed;
     - a run that covers several partitions (see the backfill policy) writes one object per
       partition, split on the partition column (a row of any other partition fails the write
-      rather than being dropped), and an input spanning several partitions is read
+      rather than being dropped), all sent at once, and an input spanning several partitions is read
       as one frame (or, for an input typed ``dict[str, pl.DataFrame]``, as one frame per
       partition key, even when there is only one);
     - a write is one request and a read two (size, then the object), on the object store's one
@@ -55,9 +55,7 @@ class LakeParquetIOManager(PolarsParquetIOManager):
         first write, so there is none to look for."""
 
     def write_df_to_path(self, context: dg.OutputContext, df: pl.DataFrame, path: UPath) -> None:
-        buffer = io.BytesIO()
-        df.write_parquet(buffer, compression="zstd", statistics=True)
-        self.object_store.filesystem().pipe_file(path.path, buffer.getvalue())
+        self.object_store.filesystem().pipe_file(path.path, parquet_bytes(df))
 
     def sink_df_to_path(self, context: dg.OutputContext, df: pl.LazyFrame, path: UPath) -> None:
         self.write_df_to_path(context, df.collect(), path)
@@ -86,12 +84,15 @@ class LakeParquetIOManager(PolarsParquetIOManager):
                 f" {context.asset_partition_keys[0]}..{context.asset_partition_keys[-1]}):"
                 " they would be dropped. Filter them out in the asset."
             )
-        for key, path in paths.items():
-            context.log.debug(self.get_writing_output_log_message(path))
-            self.dump_to_path(context=context, obj=parts.get(key, obj.clear()), path=path)
+        root = next(iter(paths.values())).parent.parent
+        context.log.debug(f"Writing {len(paths)} partitions under {root} using {type(self).__name__}...")
+        # Still one PUT an object, but sent together: one after the other, 28 one-row daily_summary
+        # objects took 4.2 s of a 6.2 s step on the bench (P2), waiting on a request each.
+        objects = {path.path: parquet_bytes(parts.get(key, obj.clear())) for key, path in paths.items()}
+        self.object_store.filesystem().pipe(objects)
         context.add_output_metadata(
             {
-                "path": dg.MetadataValue.path(str(next(iter(paths.values())).parent.parent)),
+                "path": dg.MetadataValue.path(str(root)),
                 "partitions_written": len(paths),
                 **self.get_metadata(context=context, obj=obj),
             }
@@ -129,6 +130,12 @@ class LakeParquetIOManager(PolarsParquetIOManager):
         if not frames:
             return pl.DataFrame()
         return pl.concat(frames, how="diagonal_relaxed")
+
+
+def parquet_bytes(df: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    df.write_parquet(buffer, compression="zstd", statistics=True)
+    return buffer.getvalue()
 
 
 def split_by_partition(df: pl.DataFrame, column: str) -> dict[str | None, pl.DataFrame]:
