@@ -181,6 +181,44 @@ def test_a_multi_partition_run_sends_its_objects_together_one_put_each(object_st
     assert most > 1
 
 
+def test_a_multi_partition_input_fetches_its_objects_together_and_still_skips_a_missing_one(object_store, instance):
+    materialize_days(frame, "2024-01-01", "2024-01-03", object_store, instance)  # 2024-01-04 is missing
+    in_flight, most, gets = 0, 0, []
+
+    def before(model, **_):
+        nonlocal in_flight, most
+        gets.append(model.name)
+        in_flight += 1
+        most = max(most, in_flight)
+
+    def after(**_):
+        nonlocal in_flight
+        in_flight -= 1
+
+    seen = {}
+
+    @dg.asset(
+        key=dg.AssetKey(["marts", "reader"]), partitions_def=daily_partitions,
+        ins={"thing": dg.AssetIn(KEY, metadata={"allow_missing_partitions": True})},
+        backfill_policy=dg.BackfillPolicy.multi_run(7),
+    )
+    def reader(context: dg.AssetExecutionContext, thing: pl.DataFrame) -> None:
+        seen["dates"] = sorted(str(d) for d in thing["date"])
+
+    client = object_store.filesystem().connect()
+    client.meta.events.register("before-call.s3", before)
+    client.meta.events.register("after-call.s3", after)
+    dg.materialize(
+        [reader, dg.AssetSpec(KEY, partitions_def=daily_partitions)], selection=[reader],
+        tags={"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-04"},
+        resources=lake_resources(object_store), instance=instance,
+    )
+    assert seen["dates"] == ["2024-01-01", "2024-01-02", "2024-01-03"]
+    # size, then the object; for the missing one its size, then a listing (s3fs: is it a folder?)
+    assert sorted(gets) == ["GetObject"] * 3 + ["HeadObject"] * 4 + ["ListObjectsV2"]
+    assert most > 1
+
+
 def test_a_write_records_schema_rows_and_a_sample_but_no_describe_stats(object_store, instance):
     result = dg.materialize(
         [daily_asset(frame)],
