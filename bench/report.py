@@ -369,8 +369,9 @@ Each measured on the same stack, before and after one change, back to back (2-co
   dagster-polars, s3fs and gRPC still load. Above the base: ingest and transforms 444 → 405 MB;
   reporting 814 → 775 MB in all.
 - **Four weeks per backfill run, after row checks that hash less** (`BackfillPolicy.multi_run(28)`,
-  was 14; 15d7288, 5890764). The CPU account of a year's backfill (below) put about 4 CPU-s of
-  every run in its start; a profile of one 14-day raw_events run in its container (6.9 CPU-s in
+  was 14; 15d7288, 5890764). The CPU account of a year's backfill at 14 days (377ba0c, 439.3 s:
+  674 CPU-s of the 876 two cores offered, 488 of them in the 79 run containers) put about 4 CPU-s
+  of every run in its start; a profile of one 14-day raw_events run in its container (6.9 CPU-s in
   its cgroup) found 2.9 s of data work and 1.0 s of writes, the rest Dagster's CLI import, the
   definitions load (0.7 s), the compute log manager's S3 client (0.25 s) and the event log. So
   fewer runs; what had held 28 days back was memory (1,060 and 1,284 MB in-process for
@@ -383,6 +384,19 @@ Each measured on the same stack, before and after one change, back to back (2-co
   previous table) → 339.9 s in 40 runs (2.48× its plain script, 9.8× one partition per run, run
   peak 1,179 MB); with the checks too (the table): 329.4 s in 41 runs, 2.37× its plain script,
   10.8× one partition per run, run peak 884 MB (716 MB at 14 days before).
+- **A multi-partition run's objects sent and fetched together** (403c3c3, bd98fa6). In the tail
+  of a year's backfill a 28-day daily_summary run spent 4.2 s of its 6.2 s step writing 28 one-row
+  objects one after the other, and 1.0 s reading its 28 processed_events objects the same way. The
+  lake IO manager now sends a run's partitions in one s3fs `pipe` (still one PUT an object, so a
+  reader still sees a whole object or the previous one) and fetches a multi-partition input's
+  objects together before the library parses them one by one (still a HEAD and a GET each; a
+  missing partition is still skipped or raised as before); unit tests count the requests and see
+  them in flight together. That step 6.2 s → 2.5 s. P2 at full size on one stack (the same
+  landed year, the sensors stopped, the plain script after each backfill; one sample each):
+  305.5 s (plain 126.2 s) → 297.9 s with the writes (123.0 s) → 274.7 s with the reads too
+  (111.3 s); the machine's busy CPU over the backfill 480 → 455 → 450 CPU-s. The plain script
+  moved by as much as the platform did, so the ratios (2.42×, 2.42×, 2.47×) say little; the
+  table's run: 298.1 s against 137.8 s, 2.16× (2.37× before).
 - **Not taken: a shorter pause of the backfill daemon.** Its 30 s between iterations
   (`DEFAULT_DAEMON_INTERVAL_SECONDS`, a module constant in 1.13) set to 5 s by a daemon wrapper:
   P2 at 28 days, 77.3 s → 30.8 s in 4 runs each; at full size 535.6 s in 95 runs, against 425.9 s
@@ -411,30 +425,36 @@ Each measured on the same stack, before and after one change, back to back (2-co
   then reporting's assets see an upstream in progress; then the KPI report's run, 9 s. The
   backfill daemon iterates every 30 s (`DEFAULT_DAEMON_INTERVAL_SECONDS`, not configurable in
   1.13); without backfills, automation would start one run per day instead.
-- **A year's backfill: the runs' start-up, and daily_summary held to the end.** At full size
-  (365 days × 100,000 events, 5890764, the table) the backfill's 41 runs were: 14 raw_events
-  runs of up to 28 days, three at a time (the ingest location's share of the queue), 16-49 s
-  each under load against 9 s alone, until 234 s, about 11 s between one run's end and the next
-  one's start in the same slot (the queue, the container, the imports, all on busy cores);
-  processed_events runs, about three at each backfill iteration (every 30 s) as their arrival
-  days were done, until 265 s (the first three with daily_summary); then 11 daily_summary runs of
-  3-7 s each, three at a time, from 268 s to 325 s; complete at 328 s. The backfill itself waited
-  27 s for the daemon's first iteration. daily_summary is held to the end by Dagster's asset
-  backfill (1.13, `_should_backfill_atomic_asset_subset_unit`): a child rides in its parent's
-  run only while the child's whole remaining range equals what the parent requests that
-  iteration, and the whole child is held back while the parent is requested at all; once
-  processed_events has a materialization, daily_summary's remaining range is the rest of the
-  year, so it waits. A non-subsettable multi-asset of the two would keep them together, at the
-  price of materializing either alone and of the blocking checks between them, which the tests
-  pin; not done. Each run also pays its floor (P1) on 2 cores shared by 6 run slots. The CPU
-  account of the 28-day policy's first full-size run (339.9 s; cgroup CPU time of every
-  container over the backfill): 495 CPU-s of the 677 two cores offered, the 40 run containers
-  337 (8.4 a run, about 4.3 of it its start), the stand-in S3 server 75, Postgres 32, the daemon
-  19, the webserver 10, the code servers 22. At 14 days (377ba0c, 439.3 s) it was 674 CPU-s of
-  876: the 79 run containers 488, the S3 server 81, Postgres 40. The plain script's 131 s
-  include 55 CPU-s of the same S3 server. What is left between 2.4× and 2×: the tail (about 60 s
-  of daily_summary after the last processed_events run), the iterations' waits (up to 30 s at
-  the start, between the locations and at the end), and the runs' starts (about 170 CPU-s).
+- **A year's backfill: two busy cores, daily_summary held to the end, and the daemon's
+  iterations.** At full size (365 days × 100,000 events, the table, bd98fa6) the backfill's 42
+  runs were: 14 raw_events runs of up to 28 days, three at a time (the ingest location's share of
+  the queue), 15-36 s each under load (9 s alone), until 204 s; processed_events runs, about
+  three at each backfill iteration (every 30 s) as their arrival days were done, until 229 s (the
+  first three with daily_summary); then 11 daily_summary runs of 3-7 s, requested at the next
+  iteration (237 s) and run three at a time (transforms' share of the queue) in four waves until
+  284 s; complete at the iteration after, 297 s. The backfill itself waited 27 s for the daemon's
+  first iteration. So about 95 s of the 298 s are the start, the tail and the end, during which
+  the cores are mostly idle, and the rest is CPU-bound: over a backfill of the same year on one
+  stack (305.5 s, before bd98fa6's parent), the machine was busy 480 CPU-s of the 609 two cores
+  offered, 434 of them in containers (the S3 stand-in 72, the run containers about 320), against
+  about 91 CPU-s for the plain script's own work plus 57 of the S3 server's. Per 28 days of work,
+  the platform's code in-process takes 11.1 CPU-s (raw_events 6.7, processed_events with
+  daily_summary 4.4: validation, transforms, checks, metadata, the event log) against the plain
+  script's 7.0, and a run in its container 2.35 CPU-s more than in-process (a 28-day raw_events
+  run: 9.0 CPU-s in its cgroup, 6.7 in-process): Dagster's CLI, the definitions, the instance. Two
+  times the plain script (275 s here) would need both less CPU and fewer idle seconds.
+  daily_summary is held to the end by Dagster's asset backfill (1.13,
+  `_should_backfill_atomic_asset_subset_unit`): a child rides in its parent's run only while the
+  child's whole remaining range equals what the parent requests that iteration, and the whole
+  child is held back while the parent is requested at all; once processed_events has a
+  materialization, daily_summary's remaining range is the rest of the year, so it waits. A
+  non-subsettable multi-asset of the two would keep them together, at the price of materializing
+  either alone and of the blocking checks between them, which the tests pin; a larger backfill
+  policy for daily_summary alone would run its tail in fewer runs, but automation then requests it
+  beside processed_events in a run of its own that may read the day before processed_events has
+  written it (the condition's "runs with us" holds only for a shared policy); a larger share of
+  the queue for one location would run the tail in fewer waves, at the price of the other teams'
+  runs. None taken. The iterations' waits are Dagster's constant (above).
 - **raw_events' layout check lists the whole landing prefix.** `landing_layout_valid` runs in
   every raw_events run (Dagster includes an asset's checks in its runs) and lists landing/events/
   in full: over a year of hourly files, the 3.3 s P6 measures as its baseline, in every raw run.
