@@ -132,69 +132,55 @@ def test_frames_covering_several_partitions_need_the_partition_column(object_sto
     assert list(object_store.list("marts/thing")) == []
 
 
+class Requests:
+    """The S3 requests the store's one client makes (every copy of the resource uses it:
+    ObjectStore.filesystem), and the most of them in flight at once."""
+
+    def __init__(self, object_store):
+        self.names, self.in_flight, self.most_in_flight = [], 0, 0
+        events = object_store.filesystem().connect().meta.events
+        events.register("before-call.s3", self._before)
+        events.register("after-call.s3", self._after)
+
+    def _before(self, model, **_):
+        self.names.append(model.name)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+
+    def _after(self, **_):
+        self.in_flight -= 1
+
+
 def test_a_partition_is_written_with_one_request_and_read_with_two(object_store, instance):
     """No request beyond the object itself: UPathIOManager's directory and former-file checks
     cost a write three more round trips, on a new client per path (see LakeParquetIOManager)."""
-    requests = []
-
-    def count(model, **_):
-        requests.append(model.name)
-
-    # Every copy of the resource uses the process's one client for this endpoint (ObjectStore.filesystem).
-    client = object_store.filesystem().connect()
-    client.meta.events.register("before-call.s3", count)
+    requests = Requests(object_store)
 
     @dg.asset(key=dg.AssetKey(["marts", "reader"]), partitions_def=daily_partitions, deps=[KEY])
     def reader(thing: pl.DataFrame) -> None:
         assert thing["value"].to_list() == [0.0]
 
     dg.materialize([daily_asset(frame)], partition_key="2024-01-05", resources=lake_resources(object_store), instance=instance)
-    assert requests == ["PutObject"]
-    requests.clear()
+    assert requests.names == ["PutObject"]
+    requests.names.clear()
     dg.materialize(
         [daily_asset(frame).to_source_asset(), reader],
         partition_key="2024-01-05", resources=lake_resources(object_store), instance=instance,
     )
-    assert requests == ["HeadObject", "GetObject"]  # s3fs's cat_file asks for the size first
+    assert requests.names == ["HeadObject", "GetObject"]  # s3fs's cat_file asks for the size first
 
 
 def test_a_multi_partition_run_sends_its_objects_together_one_put_each(object_store, instance):
     """One request per partition, as for a single partition, but not one after the other: a run's
     28 one-row daily_summary objects took 4.2 s in sequence (bench P2)."""
-    in_flight, most, puts = 0, 0, []
-
-    def before(model, **_):
-        nonlocal in_flight, most
-        puts.append(model.name)
-        in_flight += 1
-        most = max(most, in_flight)
-
-    def after(**_):
-        nonlocal in_flight
-        in_flight -= 1
-
-    client = object_store.filesystem().connect()
-    client.meta.events.register("before-call.s3", before)
-    client.meta.events.register("after-call.s3", after)
+    requests = Requests(object_store)
     assert materialize_days(frame, "2024-01-01", "2024-01-07", object_store, instance).success
-    assert puts == ["PutObject"] * 7
-    assert most > 1
+    assert requests.names == ["PutObject"] * 7
+    assert requests.most_in_flight > 1
 
 
 def test_a_multi_partition_input_fetches_its_objects_together_and_still_skips_a_missing_one(object_store, instance):
     materialize_days(frame, "2024-01-01", "2024-01-03", object_store, instance)  # 2024-01-04 is missing
-    in_flight, most, gets = 0, 0, []
-
-    def before(model, **_):
-        nonlocal in_flight, most
-        gets.append(model.name)
-        in_flight += 1
-        most = max(most, in_flight)
-
-    def after(**_):
-        nonlocal in_flight
-        in_flight -= 1
-
     seen = {}
 
     @dg.asset(
@@ -205,9 +191,7 @@ def test_a_multi_partition_input_fetches_its_objects_together_and_still_skips_a_
     def reader(context: dg.AssetExecutionContext, thing: pl.DataFrame) -> None:
         seen["dates"] = sorted(str(d) for d in thing["date"])
 
-    client = object_store.filesystem().connect()
-    client.meta.events.register("before-call.s3", before)
-    client.meta.events.register("after-call.s3", after)
+    requests = Requests(object_store)
     dg.materialize(
         [reader, dg.AssetSpec(KEY, partitions_def=daily_partitions)], selection=[reader],
         tags={"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-04"},
@@ -215,8 +199,8 @@ def test_a_multi_partition_input_fetches_its_objects_together_and_still_skips_a_
     )
     assert seen["dates"] == ["2024-01-01", "2024-01-02", "2024-01-03"]
     # size, then the object; for the missing one its size, then a listing (s3fs: is it a folder?)
-    assert sorted(gets) == ["GetObject"] * 3 + ["HeadObject"] * 4 + ["ListObjectsV2"]
-    assert most > 1
+    assert sorted(requests.names) == ["GetObject"] * 3 + ["HeadObject"] * 4 + ["ListObjectsV2"]
+    assert requests.most_in_flight > 1
 
 
 def test_a_write_records_schema_rows_and_a_sample_but_no_describe_stats(object_store, instance):
