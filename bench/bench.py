@@ -56,6 +56,7 @@ CHAIN = [["raw", "raw_events"], ["staging", "processed_events"], ["marts", "dail
 SENSORS = [
     ("ingest", "landing_files_sensor"),
     ("transforms", "transforms_automation"),
+    ("transforms", "transforms_rollup_automation"),
     ("reporting", "reporting_automation"),
 ]
 SERVICES = ("webserver", "daemon", "ingest", "transforms", "reporting", "postgres", "minio")

@@ -138,3 +138,23 @@ def test_the_runs_that_load_landing_files_run_one_at_a_time():
     helm_limits = helm["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
     for limits in (compose, helm_limits):
         assert {"key": key, "value": value, "limit": 1} in limits
+
+
+def test_automation_emits_backfills_only_where_a_backfill_policy_groups_partitions(location_defs):
+    """Each automated asset has one automation sensor. A backfill waits for the backfill daemon's
+    next iteration (up to 30 s) and pays that only to group partitions into runs by a backfill
+    policy; assets without one take a run per partition either way (lake.automation)."""
+    for name, defs in location_defs.items():
+        graph = defs.resolve_asset_graph()
+        automated = {n.key for n in graph.asset_nodes if n.is_materializable and n.automation_condition}
+        sensors = [s for s in defs.sensors or [] if isinstance(s, dg.AutomationConditionSensorDefinition)]
+        targeted: dict[dg.AssetKey, str] = {}
+        for sensor in sensors:
+            keys = sensor.asset_selection.resolve(graph) & automated
+            assert keys, f"{name}: {sensor.name} targets no automated asset"
+            for key in keys:
+                assert key not in targeted, f"{key.to_user_string()}: {targeted[key]} and {sensor.name}"
+                targeted[key] = sensor.name
+            grouped = {graph.get(key).backfill_policy is not None for key in keys}
+            assert grouped == {sensor.emit_backfills}, f"{name}: {sensor.name} mixes or mismatches {grouped}"
+        assert set(targeted) == automated, name

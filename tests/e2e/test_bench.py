@@ -23,6 +23,7 @@ FIGURES = ("P1", "P2", "P3", "P4", "P5", "P6", "P7")
 SENSORS = [
     ("ingest", "landing_files_sensor"),
     ("transforms", "transforms_automation"),
+    ("transforms", "transforms_rollup_automation"),
     ("reporting", "reporting_automation"),
 ]
 

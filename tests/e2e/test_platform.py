@@ -28,6 +28,11 @@ SENSOR_DAY = "2024-06-10"  # arrives while the sensor watches
 BACKFILL = [(date(2024, 5, 1) + timedelta(days=i)).isoformat() for i in range(14)]
 PER_RUN = DAILY_BACKFILL_POLICY.max_partitions_per_run  # days per backfill run
 CHAIN = ["raw/raw_events", "staging/processed_events", "marts/daily_summary"]
+AUTOMATION = [
+    ("transforms", "transforms_automation"),
+    ("transforms", "transforms_rollup_automation"),
+    ("reporting", "reporting_automation"),
+]
 shared: dict = {}
 
 
@@ -436,8 +441,8 @@ def test_a_daemon_killed_mid_backfill_comes_back_and_the_backfill_completes_with
 def test_down_then_up_keeps_run_history_and_lake_data(stack):
     # Stopped for good (a tick in flight may still request runs), then nothing left to run: the
     # previous test's raw_events days are still flowing through transforms and reporting.
-    stack.stop_sensor("transforms", "transforms_automation")
-    stack.stop_sensor("reporting", "reporting_automation")
+    for location, sensor in AUTOMATION:
+        stack.stop_sensor(location, sensor)
     stack.wait_idle()
     runs_before = {r["run_id"] for r in gql.runs(stack.client, limit=None)}
     lake_before = {o.key: o.etag for o in stack.s3.list("")}
@@ -450,8 +455,8 @@ def test_down_then_up_keeps_run_history_and_lake_data(stack):
     assert stack.container("transforms")["Config"]["Image"] == "dataplatform/transforms:e2e-v2"
     # Sensor states are part of the kept history.
     assert gql.sensor_state(stack.client, "transforms", "transforms_automation") == "STOPPED"
-    gql.set_sensor_running(stack.client, "transforms", "transforms_automation", True)
-    gql.set_sensor_running(stack.client, "reporting", "reporting_automation", True)
+    for location, sensor in AUTOMATION:
+        gql.set_sensor_running(stack.client, location, sensor, True)
 
 
 def code_version(stack, path: list[str]) -> str:
@@ -494,8 +499,7 @@ def test_backup_then_restore_onto_empty_volumes_brings_everything_back(stack, tm
     stack.start_landing_sensor_from_now()  # it must see the restored files and load none of them
     # Automation stays off through backup and restore (a sensor's state is in the backup), so that
     # nothing but the landing sensor could start a run after the restore.
-    automation = [("transforms", "transforms_automation"), ("reporting", "reporting_automation")]
-    for location, sensor in automation:
+    for location, sensor in AUTOMATION:
         stack.stop_sensor(location, sensor)
     stack.wait_idle()
     try:
@@ -526,7 +530,7 @@ def test_backup_then_restore_onto_empty_volumes_brings_everything_back(stack, tm
         assert gql.wait_for_run(stack.client, run_id, timeout=600) == "SUCCESS"
     finally:  # later tests need the stack and automation
         stack.ensure_up()
-        for location, sensor in automation:
+        for location, sensor in AUTOMATION:
             gql.set_sensor_running(stack.client, location, sensor, True)
 
 

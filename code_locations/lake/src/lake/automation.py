@@ -6,28 +6,47 @@ the 02:00 schedule after midnight opened a new one, and re-loaded history must f
 
 import dagster as dg
 
-# Dagster's since_last_handled(): an upstream update is handled once the asset is requested or
-# updated. Both show one tick late: the tick after a request sees it as newly requested, and a run's
-# materialization is seen at the tick after it. An upstream update seen in that same tick (say raw D
-# reloaded while the requested run was reading the old raw D) was then counted as handled, and the
-# asset kept the old data until upstream changed again. So a tick in which an upstream was updated
-# handles nothing: the asset runs once more and reads the update.
-HANDLED = (
-    (
-        dg.AutomationCondition.newly_requested()
-        | dg.AutomationCondition.newly_updated()
-        | dg.AutomationCondition.initial_evaluation()
-    )
-    & ~dg.AutomationCondition.any_deps_updated()
-).with_label("handled")
+from lake import keys
 
-# Any upstream update refreshes the asset once upstream is quiet. For monthly and unpartitioned
-# assets: days still missing (the running month) do not hold them back.
-ON_ANY_UPSTREAM_UPDATE = (
-    dg.AutomationCondition.any_deps_updated().since(HANDLED)
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("on_any_upstream_update")
+def _deps_updated(ignore: dg.AssetSelection | None) -> dg.AutomationCondition:
+    updated = dg.AutomationCondition.any_deps_updated()
+    return updated.ignore(ignore) if ignore is not None else updated
+
+
+# "handled": Dagster's since_last_handled() counts an upstream update as handled once the asset is
+# requested or updated. Both show one tick late: the tick after a request sees it as newly
+# requested, and a run's materialization is seen at the tick after it. An upstream update seen in
+# that same tick (say raw D reloaded while the requested run was reading the old raw D) was then
+# counted as handled, and the asset kept the old data until upstream changed again. So a tick in
+# which an upstream was updated handles nothing: the asset runs once more and reads the update.
+def refresh_on_upstream_update(ignore: dg.AssetSelection | None = None) -> dg.AutomationCondition:
+    """An update of any upstream not in ``ignore`` refreshes the asset once every upstream is
+    quiet (ignored ones included: none in progress). For monthly and unpartitioned assets: days
+    still missing (the running month) do not hold them back."""
+    handled = (
+        (
+            dg.AutomationCondition.newly_requested()
+            | dg.AutomationCondition.newly_updated()
+            | dg.AutomationCondition.initial_evaluation()
+        )
+        & ~_deps_updated(ignore)
+    ).with_label("handled")
+    return (
+        _deps_updated(ignore).since(handled)
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("on_any_upstream_update")
+
+
+ON_ANY_UPSTREAM_UPDATE = refresh_on_upstream_update()
+
+# For what reads daily_summary and its monthly rollup (reporting): refreshed by the rollup's
+# update, not by daily_summary's. Transforms' automation rolls every updated day up into its month,
+# so a daily_summary update is always followed by a monthly_summary one. Triggered by both, the
+# report and the analytics database ran as soon as the days were summarized, beside the rollup
+# (the two locations' sensors tick independently, so neither saw the other in progress), published
+# the new days beside last run's months, and ran again once the rollup landed.
+ON_ROLLUP_UPDATE = refresh_on_upstream_update(ignore=dg.AssetSelection.assets(keys.DAILY_SUMMARY))
 
 # An upstream's blocking checks passed, or the upstream is requested in this same tick: then it
 # runs with us (same location, partitions and backfill policy), its blocking checks run in that run
@@ -42,11 +61,12 @@ DEPS_CHECKS_PASSED_OR_RUN_WITH_US = dg.AutomationCondition.all_deps_match(
 # For the daily chain: a new or re-loaded upstream partition flows through without anyone clicking,
 # in the same run as its upstream when both are due, but never onto a missing upstream partition
 # and never past a failed blocking check.
-# Handled as Dagster's since_last_handled() says, not as HANDLED: this upstream (processed_events)
-# lives in the same location and usually runs in the same run (a backfill, or automation requesting
-# both), so its update seen in the tick of our own update is ours. Under HANDLED it was not handled
-# for every partition but the last of a multi-partition run (Dagster tells "the same run" only by
-# the asset's latest materialization), and daily_summary ran again after every backfill.
+# Handled as Dagster's since_last_handled() says, not as "handled" above: this upstream
+# (processed_events) lives in the same location and usually runs in the same run (a backfill, or
+# automation requesting both), so its update seen in the tick of our own update is ours. Under
+# "handled" above it was not handled for every partition but the last of a multi-partition run
+# (Dagster tells "the same run" only by the asset's latest materialization), and daily_summary ran
+# again after every backfill.
 ON_UPSTREAM_UPDATE = (
     dg.AutomationCondition.any_deps_updated().since_last_handled()
     & ~dg.AutomationCondition.any_deps_in_progress()
@@ -73,15 +93,26 @@ ON_ARRIVAL_UPDATE = (
 ).with_label("on_arrival_update")
 
 
-def automation_sensor(location: str) -> dg.AutomationConditionSensorDefinition:
+def automation_sensor(
+    location: str,
+    target: dg.AssetSelection = dg.AssetSelection.all(),
+    name: str = "automation",
+    emit_backfills: bool = True,
+) -> dg.AutomationConditionSensorDefinition:
     """Evaluates a location's automation conditions; running from the first deploy, so upstream
     updates flow through without anyone switching anything on in the UI.
 
     Every 10 s, not Dagster's 30: each step of the chain (raw -> transforms -> reporting) waits
-    for a tick, and an idle tick costs the daemon under 0.1 s."""
+    for a tick, and an idle tick costs the daemon under 0.1 s.
+
+    ``emit_backfills``: a tick that requests several partitions of an asset makes one backfill of
+    them, which waits for the backfill daemon's next iteration (every 30 s) and groups partitions
+    into runs by the assets' backfill policy. Targets without a backfill policy (monthly and
+    unpartitioned assets) take a run per partition either way: False requests those runs directly."""
     return dg.AutomationConditionSensorDefinition(
-        f"{location}_automation",
-        target=dg.AssetSelection.all(),
+        f"{location}_{name}",
+        target=target,
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=10,
+        emit_backfills=emit_backfills,
     )

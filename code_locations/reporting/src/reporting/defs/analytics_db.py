@@ -10,7 +10,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from lake import checks, keys
-from lake.automation import ON_ANY_UPSTREAM_UPDATE
+from lake.automation import ON_ROLLUP_UPDATE
 from reporting.duck import lake_connection, parquet_glob, scratch_dir
 from lake.metadata import markdown_table
 from lake.store import ObjectStore
@@ -53,7 +53,7 @@ class AnalyticsDbConfig(checks.QualityConfig):
             columns=[dg.TableColumn(n, str(t)) for n, t in DAILY_TABLE_SCHEMA.items()]
         ),
     },
-    automation_condition=ON_ANY_UPSTREAM_UPDATE,
+    automation_condition=ON_ROLLUP_UPDATE,
     check_specs=QUALITY.specs(),
 )
 def load_to_duckdb(

@@ -8,7 +8,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from lake import keys, partitions
-from lake.automation import ON_ANY_UPSTREAM_UPDATE
+from lake.automation import ON_ROLLUP_UPDATE
 from reporting.duck import lake_connection
 from lake.metadata import markdown_table
 from lake.store import ObjectStore
@@ -39,7 +39,7 @@ def report_prefix(month: str) -> str:
     code_version="1",
     partitions_def=partitions.monthly_partitions,
     metadata={"storage_path": dg.MetadataValue.text("s3://$LAKE_BUCKET/reports/monthly_kpi/")},
-    automation_condition=ON_ANY_UPSTREAM_UPDATE,
+    automation_condition=ON_ROLLUP_UPDATE,
     check_specs=[
         dg.AssetCheckSpec(
             DAYS_REPORTED,
