@@ -1,3 +1,5 @@
+import time
+
 import dagster as dg
 
 from lake.keys import DAILY_SUMMARY, MONTHLY_SUMMARY, RAW_EVENTS
@@ -200,3 +202,39 @@ def test_a_backfill_of_processed_and_daily_in_one_run_is_not_run_again_by_automa
     run_range(instance, [PROCESSED_EVENTS, DAILY_SUMMARY], ["2024-06-02", *days])  # the backfill's run
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
     assert requested(result) == {MONTHLY_SUMMARY: ["2024-06-01"]}
+
+
+def test_the_monthly_rollup_follows_a_backfill_as_soon_as_it_has_run_the_month_s_days(instance):
+    """Not when the backfill daemon next books the runs (up to 30 s later): the backfill's own
+    record still says the days are to do."""
+    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+
+    defs = load_defs()
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    days = ["2024-03-04", "2024-03-05"]
+    backfill = PartitionBackfill.from_asset_partitions(
+        backfill_id="rollup",
+        asset_graph=defs.resolve_asset_graph(),
+        partition_names=days,
+        asset_selection=[DAILY_SUMMARY],
+        backfill_timestamp=time.time(),
+        tags={},
+        dynamic_partitions_store=instance,
+        all_partitions=False,
+        title=None,
+        description=None,
+        run_config=None,
+    )
+    instance.add_backfill(backfill)
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert requested(result) == {}
+
+    # One day run: the month waits for the other.
+    instance.report_runless_asset_event(dg.AssetMaterialization(DAILY_SUMMARY, partition=days[0]))
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert requested(result) == {}
+
+    instance.report_runless_asset_event(dg.AssetMaterialization(DAILY_SUMMARY, partition=days[1]))
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert instance.get_backfill("rollup").status == BulkActionStatus.REQUESTED
+    assert requested(result) == {MONTHLY_SUMMARY: ["2024-03-01"]}

@@ -8,6 +8,19 @@ import dagster as dg
 
 from lake import keys
 
+# An upstream partition is busy while a run of it is queued or running, or while a backfill that
+# targets it has not run it yet. Dagster's in_progress() holds it for as long as the backfill's own
+# record says so, which the backfill daemon updates at its next iteration: up to 30 s after the
+# partition's run ended (the first `up` waited that long between the daily chain and the monthly
+# rollup). A partition updated since it entered the backfill is done.
+NOT_YET_RUN_BY_ITS_BACKFILL = dg.AutomationCondition.backfill_in_progress() & ~(
+    dg.AutomationCondition.newly_updated().since(dg.AutomationCondition.backfill_in_progress().newly_true())
+)
+UPSTREAM_BUSY = dg.AutomationCondition.any_deps_match(
+    dg.AutomationCondition.run_in_progress() | NOT_YET_RUN_BY_ITS_BACKFILL
+).with_label("any_deps_busy")
+
+
 def _deps_updated(ignore: dg.AssetSelection | None) -> dg.AutomationCondition:
     updated = dg.AutomationCondition.any_deps_updated()
     return updated.ignore(ignore) if ignore is not None else updated
@@ -21,7 +34,7 @@ def _deps_updated(ignore: dg.AssetSelection | None) -> dg.AutomationCondition:
 # which an upstream was updated handles nothing: the asset runs once more and reads the update.
 def refresh_on_upstream_update(ignore: dg.AssetSelection | None = None) -> dg.AutomationCondition:
     """An update of any upstream not in ``ignore`` refreshes the asset once every upstream is
-    quiet (ignored ones included: none in progress). For monthly and unpartitioned assets: days
+    quiet (ignored ones included: none busy). For monthly and unpartitioned assets: days
     still missing (the running month) do not hold them back."""
     handled = (
         (
@@ -33,7 +46,7 @@ def refresh_on_upstream_update(ignore: dg.AssetSelection | None = None) -> dg.Au
     ).with_label("handled")
     return (
         _deps_updated(ignore).since(handled)
-        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~UPSTREAM_BUSY
         & ~dg.AutomationCondition.in_progress()
     ).with_label("on_any_upstream_update")
 
