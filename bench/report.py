@@ -397,6 +397,24 @@ Each measured on the same stack, before and after one change, back to back (2-co
   (111.3 s); the machine's busy CPU over the backfill 480 → 455 → 450 CPU-s. The plain script
   moved by as much as the platform did, so the ratios (2.42×, 2.42×, 2.47×) say little; the
   table's run: 298.1 s against 137.8 s, 2.16× (2.37× before).
+- **The monthly steps follow without a backfill, and reporting follows the rollup** (c08ca95,
+  76ce061). A first `up` with its seeded days across two months (one sample each, 2 seeded days,
+  the same machine back to back, stand-in images): the daily chain's backfill ran its one run at
+  48-50 s after `up` but stayed "in progress" to reporting and the rollup until the backfill
+  daemon booked it at its next iteration (21 s later); the monthly rollup (transforms) and the
+  KPI report (reporting) were then asked for at once by their two locations' sensors, each as a
+  backfill of two months, which waited 24 s for the daemon's next iteration; the report ran beside
+  the rollup, the analytics database was loaded with the new days beside last run's months, and
+  both ran again once the rollup landed. Now: a partition that a backfill has run is done for
+  its downstream, whatever the backfill's record says until the daemon's next iteration; the
+  rollup and reporting, whose assets have no backfill policy and take a run per partition either
+  way, request their runs directly (the daily chain keeps its backfills of up to 28 days); and
+  reporting is refreshed by the rollup's update, not daily_summary's (monthly_summary always
+  follows daily_summary), so the report and the database run once, after the rollup. First up →
+  KPI report: 158.3 s (a70ec38) → 135.8 s (c08ca95) → 117.1 s (76ce061), with 2 runs fewer. Unit
+  tests evaluate the conditions: reporting waits for the rollup of new days and runs once; the
+  rollup follows a backfill's days as soon as they are materialized, while the backfill's record
+  still says requested (each fails against the previous condition).
 - **Not taken: a shorter pause of the backfill daemon.** Its 30 s between iterations
   (`DEFAULT_DAEMON_INTERVAL_SECONDS`, a module constant in 1.13) set to 5 s by a daemon wrapper:
   P2 at 28 days, 77.3 s → 30.8 s in 4 runs each; at full size 535.6 s in 95 runs, against 425.9 s
@@ -415,16 +433,16 @@ Each measured on the same stack, before and after one change, back to back (2-co
   30 s (`DEFAULT_DAEMON_INTERVAL_SECONDS`, not configurable in 1.13), so each step of a small
   backfill from one location to the next waits for the next iteration (a shorter pause was
   measured and not taken, above: it splits a large backfill into more runs).
-- **The first `up` waits for the backfill daemon.** P7's 101 s (medium, d5d3982) are: `up` →
-  the first landing run 30 s (Postgres and the object store healthy 6 s; init 6 s: the instance
-  migration, the buckets and the demo files in three Python processes; the code servers healthy
-  at their first check, 10 s after they start; the daemon's first tick 4 s after its start); the
-  two landing runs 11 s; transforms' automation tick (every 10 s) asks for one backfill of the
-  daily chain, which the backfill daemon submits at its next iteration (0-30 s later) and runs in
-  7 s; the backfill is marked complete only at the iteration after (up to 30 s later), and until
-  then reporting's assets see an upstream in progress; then the KPI report's run, 9 s. The
-  backfill daemon iterates every 30 s (`DEFAULT_DAEMON_INTERVAL_SECONDS`, not configurable in
-  1.13); without backfills, automation would start one run per day instead.
+- **The first `up` waits for the backfill daemon once.** The daily chain still goes through a
+  backfill (up to 28 days a run), which the backfill daemon submits at its next iteration (0-30 s
+  after transforms' automation asked for it). From the first `up` of 2 seeded days (76ce061,
+  117 s): the first landing run 43 s after `up` (the services healthy at 56 s on a slow day;
+  35 s in the table), that run 49-51 s; transforms' backfill of the daily chain asked for at 56 s,
+  submitted at 70 s, run 77-78 s; the monthly rollup's two runs asked for at 87 s, run 93-95 s;
+  reporting's three runs asked for at 98 s, started at 110 s (three run containers starting at
+  once on two cores), done at 115 s. The backfill daemon iterates every 30 s
+  (`DEFAULT_DAEMON_INTERVAL_SECONDS`, not configurable in 1.13); without backfills, automation
+  would start one run per day of the daily chain instead.
 - **A year's backfill: two busy cores, daily_summary held to the end, and the daemon's
   iterations.** At full size (365 days × 100,000 events, the table, bd98fa6) the backfill's 42
   runs were: 14 raw_events runs of up to 28 days, three at a time (the ingest location's share of
