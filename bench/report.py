@@ -400,7 +400,7 @@ Each measured on the same stack, before and after one change, back to back (2-co
 - **The monthly steps follow without a backfill, and reporting follows the rollup** (c08ca95,
   76ce061). A first `up` with its seeded days across two months (one sample each, 2 seeded days,
   the same machine back to back, stand-in images): the daily chain's backfill ran its one run at
-  48-50 s after `up` but stayed "in progress" to reporting and the rollup until the backfill
+  77-79 s after `up` but stayed "in progress" to reporting and the rollup until the backfill
   daemon booked it at its next iteration (21 s later); the monthly rollup (transforms) and the
   KPI report (reporting) were then asked for at once by their two locations' sensors, each as a
   backfill of two months, which waited 24 s for the daemon's next iteration; the report ran beside
