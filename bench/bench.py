@@ -53,12 +53,7 @@ P2_START = date(2024, 1, 1)  # full size: the whole of 2024
 P2_START_SMALL = date(2024, 9, 2)
 P6_START = date(2025, 1, 1)
 CHAIN = [["raw", "raw_events"], ["staging", "processed_events"], ["marts", "daily_summary"]]
-SENSORS = [
-    ("ingest", "landing_files_sensor"),
-    ("transforms", "transforms_automation"),
-    ("transforms", "transforms_rollup_automation"),
-    ("reporting", "reporting_automation"),
-]
+LANDING_SENSOR = ("ingest", "landing_files_sensor")
 SERVICES = ("webserver", "daemon", "ingest", "transforms", "reporting", "postgres", "minio")
 DAGSTER_SERVICES = ("webserver", "daemon", "ingest", "transforms", "reporting")
 
@@ -128,7 +123,9 @@ class Bench:
         return [done[r] for r in run_ids]
 
     def sensor_states(self) -> dict:
-        return {s: gql.sensor_state(self.client, *s) for s in SENSORS}
+        """The landing sensor and every location's automation sensors, as the deployment lists them."""
+        sensors = [LANDING_SENSOR, *gql.sensors(self.client, gql.AUTOMATION_SENSOR_TYPES)]
+        return {s: gql.sensor_state(self.client, *s) for s in sensors}
 
     def set_sensors(self, states: dict) -> None:
         for (location, name), state in states.items():
@@ -615,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         # Before the other figures stop the sensors and load data that automation then follows.
         figures["P4"] = bench.p4_footprint(figures.get("P7", {}).get("up_to_healthy_s"))
     states = bench.sensor_states()
-    bench.set_sensors({s: "STOPPED" for s in SENSORS})
+    bench.set_sensors({s: "STOPPED" for s in states})
     measures = {"P1": bench.p1_launch_latency, "P2": bench.p2_backfill, "P3": bench.p3_io_manager,
                 "P5": bench.p5_catalog, "P6": bench.p6_sensor_tick}
     try:
@@ -636,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as error:  # noqa: BLE001
             # Restarting the landing sensor now would start a run for every bench file.
             log(f"could not move the landing sensor past the bench's files ({error}); leaving it STOPPED")
-            states[("ingest", "landing_files_sensor")] = "STOPPED"
+            states[LANDING_SENSOR] = "STOPPED"
         bench.set_sensors(states)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -407,6 +407,25 @@ def _sensor(client: Client, location: str, sensor_name: str) -> dict[str, Any]:
     return _expect("SensorState", data["sensorOrError"], "Sensor")["sensorState"]
 
 
+AUTOMATION_SENSOR_TYPES = ("AUTOMATION", "AUTO_MATERIALIZE")  # AutomationConditionSensorDefinition
+
+
+def sensors(client: Client, types: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+    """(location, sensor) of every loaded location's sensors, or of those of the given sensorTypes."""
+    data = client.query(
+        f"query Sensors {{ workspaceOrError {{ {_ERROR_FIELDS} ... on Workspace {{ locationEntries {{ name"
+        " locationOrLoadError { ... on RepositoryLocation { repositories { sensors { name sensorType } } } } } } } }"
+    )
+    workspace = _expect("Sensors", data["workspaceOrError"], "Workspace")
+    return sorted(
+        (entry["name"], sensor["name"])
+        for entry in workspace["locationEntries"]
+        for repository in (entry["locationOrLoadError"] or {}).get("repositories", [])
+        for sensor in repository["sensors"]
+        if types is None or sensor["sensorType"] in types
+    )
+
+
 def sensor_state(client: Client, location: str, sensor_name: str) -> str:
     """RUNNING or STOPPED: the sensor's status in the instance, else its default status."""
     return _sensor(client, location, sensor_name)["status"]

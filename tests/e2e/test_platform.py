@@ -28,12 +28,14 @@ SENSOR_DAY = "2024-06-10"  # arrives while the sensor watches
 BACKFILL = [(date(2024, 5, 1) + timedelta(days=i)).isoformat() for i in range(14)]
 PER_RUN = DAILY_BACKFILL_POLICY.max_partitions_per_run  # days per backfill run
 CHAIN = ["raw/raw_events", "staging/processed_events", "marts/daily_summary"]
-AUTOMATION = [
-    ("transforms", "transforms_automation"),
-    ("transforms", "transforms_rollup_automation"),
-    ("reporting", "reporting_automation"),
-]
 shared: dict = {}
+
+
+def automation_sensors(stack) -> list[tuple[str, str]]:
+    """(location, sensor) of every automation sensor the deployment serves."""
+    sensors = gql.sensors(stack.client, gql.AUTOMATION_SENSOR_TYPES)
+    assert {location for location, _ in sensors} == {"transforms", "reporting"}, sensors
+    return sensors
 
 
 def land(stack, day: str, events: int = 120) -> pl.DataFrame:
@@ -441,7 +443,7 @@ def test_a_daemon_killed_mid_backfill_comes_back_and_the_backfill_completes_with
 def test_down_then_up_keeps_run_history_and_lake_data(stack):
     # Stopped for good (a tick in flight may still request runs), then nothing left to run: the
     # previous test's raw_events days are still flowing through transforms and reporting.
-    for location, sensor in AUTOMATION:
+    for location, sensor in automation_sensors(stack):
         stack.stop_sensor(location, sensor)
     stack.wait_idle()
     runs_before = {r["run_id"] for r in gql.runs(stack.client, limit=None)}
@@ -455,7 +457,7 @@ def test_down_then_up_keeps_run_history_and_lake_data(stack):
     assert stack.container("transforms")["Config"]["Image"] == "dataplatform/transforms:e2e-v2"
     # Sensor states are part of the kept history.
     assert gql.sensor_state(stack.client, "transforms", "transforms_automation") == "STOPPED"
-    for location, sensor in AUTOMATION:
+    for location, sensor in automation_sensors(stack):
         gql.set_sensor_running(stack.client, location, sensor, True)
 
 
@@ -499,7 +501,7 @@ def test_backup_then_restore_onto_empty_volumes_brings_everything_back(stack, tm
     stack.start_landing_sensor_from_now()  # it must see the restored files and load none of them
     # Automation stays off through backup and restore (a sensor's state is in the backup), so that
     # nothing but the landing sensor could start a run after the restore.
-    for location, sensor in AUTOMATION:
+    for location, sensor in automation_sensors(stack):
         stack.stop_sensor(location, sensor)
     stack.wait_idle()
     try:
@@ -530,7 +532,7 @@ def test_backup_then_restore_onto_empty_volumes_brings_everything_back(stack, tm
         assert gql.wait_for_run(stack.client, run_id, timeout=600) == "SUCCESS"
     finally:  # later tests need the stack and automation
         stack.ensure_up()
-        for location, sensor in AUTOMATION:
+        for location, sensor in automation_sensors(stack):
             gql.set_sensor_running(stack.client, location, sensor, True)
 
 

@@ -1,18 +1,10 @@
 import dagster as dg
 
 from lake.keys import DAILY_SUMMARY, MONTHLY_SUMMARY
+from lake.testing import requested
 from reporting.definitions import defs as load_defs
 from reporting.defs.analytics_db import LOAD_TO_DUCKDB
 from reporting.defs.kpi_report import MONTHLY_KPI_REPORT
-
-
-def requested(result) -> dict:
-    """Requested assets: their partitions, or True for an unpartitioned one."""
-    return {
-        r.key: sorted(r.true_subset.expensively_compute_partition_keys()) if r.true_subset.is_partitioned else True
-        for r in result.results
-        if r.true_subset.size
-    }
 
 
 def test_the_report_and_the_database_wait_for_the_monthly_rollup_of_new_days(instance):

@@ -4,16 +4,9 @@ import dagster as dg
 
 from lake.keys import DAILY_SUMMARY, MONTHLY_SUMMARY, RAW_EVENTS
 from lake.partitions import daily_partitions
+from lake.testing import requested
 from transforms.definitions import defs as load_defs
 from transforms.defs.events import PROCESSED_EVENTS
-
-
-def requested(result) -> dict:
-    return {
-        r.key: sorted(r.true_subset.expensively_compute_partition_keys())
-        for r in result.results
-        if r.true_subset.size
-    }
 
 
 def materialize(instance, key, partition, checks_pass=True):

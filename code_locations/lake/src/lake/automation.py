@@ -36,16 +36,17 @@ def refresh_on_upstream_update(ignore: dg.AssetSelection | None = None) -> dg.Au
     """An update of any upstream not in ``ignore`` refreshes the asset once every upstream is
     quiet (ignored ones included: none busy). For monthly and unpartitioned assets: days
     still missing (the running month) do not hold them back."""
+    deps_updated = _deps_updated(ignore)
     handled = (
         (
             dg.AutomationCondition.newly_requested()
             | dg.AutomationCondition.newly_updated()
             | dg.AutomationCondition.initial_evaluation()
         )
-        & ~_deps_updated(ignore)
+        & ~deps_updated
     ).with_label("handled")
     return (
-        _deps_updated(ignore).since(handled)
+        deps_updated.since(handled)
         & ~UPSTREAM_BUSY
         & ~dg.AutomationCondition.in_progress()
     ).with_label("on_any_upstream_update")

@@ -64,3 +64,12 @@ def lake_env(object_store: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> Obje
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test(overrides={"telemetry": {"enabled": False}}) as inst:
         yield inst
+
+
+def requested(result: dg.EvaluateAutomationConditionsResult) -> dict:
+    """What an automation evaluation requests: each asset's partitions, or True for an unpartitioned one."""
+    return {
+        r.key: sorted(r.true_subset.expensively_compute_partition_keys()) if r.true_subset.is_partitioned else True
+        for r in result.results
+        if r.true_subset.size
+    }
