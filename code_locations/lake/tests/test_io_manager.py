@@ -4,6 +4,7 @@ import pytest
 
 from lake.env import lake_resources
 from lake.partitions import daily_partitions, monthly_partitions, daily_to_monthly
+from lake.testing import Requests
 
 KEY = dg.AssetKey(["marts", "thing"])
 
@@ -130,25 +131,6 @@ def test_frames_covering_several_partitions_need_the_partition_column(object_sto
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "has no 'date' column to split them on" in failure.step_failure_data.error.to_string()
     assert list(object_store.list("marts/thing")) == []
-
-
-class Requests:
-    """The S3 requests the store's one client makes (every copy of the resource uses it:
-    ObjectStore.filesystem), and the most of them in flight at once."""
-
-    def __init__(self, object_store):
-        self.names, self.in_flight, self.most_in_flight = [], 0, 0
-        events = object_store.filesystem().connect().meta.events
-        events.register("before-call.s3", self._before)
-        events.register("after-call.s3", self._after)
-
-    def _before(self, model, **_):
-        self.names.append(model.name)
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-
-    def _after(self, **_):
-        self.in_flight -= 1
 
 
 def test_a_partition_is_written_with_one_request_and_read_with_two(object_store, instance):

@@ -6,6 +6,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+from lake.testing import Requests
 from reporting.duck import reporting_resources
 from reporting.defs.analytics_db import ANALYTICS_DB_KEY, load_to_duckdb
 from reporting.defs.kpi_report import monthly_kpi_report
@@ -81,3 +82,27 @@ def test_the_monthly_kpi_report_shows_a_table_and_a_chart(object_store, instance
     assert "| days with data | 2 |" in object_store.read_bytes(
         "reports/monthly_kpi/month=2024-02-01/report.md"
     ).decode()
+
+
+def test_reporting_fetches_the_summaries_together_each_once(object_store, instance):
+    """DuckDB reads local copies: through s3fs registered in DuckDB, it fetched them one request at
+    a time (a year of daily_summary objects: 20 s on the stand-in S3 server, 5 s together)."""
+    seed_summaries(object_store)
+    requests = Requests(object_store)
+    assert dg.materialize(
+        [load_to_duckdb, daily_summary, monthly_summary],
+        selection=[load_to_duckdb],
+        resources=reporting_resources(object_store),
+        instance=instance,
+    ).success
+    assert requests.names.count("GetObject") == len(DAILY) + 1  # the days and the month
+    assert requests.most_in_flight > 1
+    requests.names.clear()
+    assert dg.materialize(
+        [monthly_kpi_report, daily_summary, monthly_summary],
+        selection=[monthly_kpi_report],
+        partition_key="2024-02-01",
+        resources=reporting_resources(object_store),
+        instance=instance,
+    ).success
+    assert requests.names.count("GetObject") == 2  # February's two days

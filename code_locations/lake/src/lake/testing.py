@@ -73,3 +73,22 @@ def requested(result: dg.EvaluateAutomationConditionsResult) -> dict:
         for r in result.results
         if r.true_subset.size
     }
+
+
+class Requests:
+    """The S3 requests the store's one client makes (every copy of the resource uses it:
+    ObjectStore.filesystem), and the most of them in flight at once."""
+
+    def __init__(self, object_store: ObjectStore):
+        self.names, self.in_flight, self.most_in_flight = [], 0, 0
+        events = object_store.filesystem().connect().meta.events
+        events.register("before-call.s3", self._before)
+        events.register("after-call.s3", self._after)
+
+    def _before(self, model, **_):
+        self.names.append(model.name)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+
+    def _after(self, **_):
+        self.in_flight -= 1

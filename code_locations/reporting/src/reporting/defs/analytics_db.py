@@ -11,9 +11,9 @@ from dagster_duckdb import DuckDBResource
 
 from lake import checks, keys
 from lake.automation import ON_ROLLUP_UPDATE
-from reporting.duck import lake_connection, parquet_glob, scratch_dir
 from lake.metadata import markdown_table
 from lake.store import ObjectStore
+from reporting.duck import local_copies, partition_objects, scratch_dir, sql_list
 
 LOAD_TO_DUCKDB = dg.AssetKey(["reporting", "load_to_duckdb"])
 ANALYTICS_DB_KEY = "reports/analytics.duckdb"
@@ -62,28 +62,28 @@ def load_to_duckdb(
     duckdb: DuckDBResource,
     object_store: ObjectStore,
 ):
-    daily_objects = list(object_store.list("marts/daily_summary"))
-    if not daily_objects:
+    daily_keys = partition_objects(object_store, "marts", "daily_summary")
+    if not daily_keys:
         raise dg.Failure(
             f"No daily_summary partitions under s3://{object_store.bucket}/marts/daily_summary/;"
             " materialize transforms first."
         )
-    with lake_connection(duckdb, object_store) as conn, scratch_dir() as scratch:
+    monthly_keys = partition_objects(object_store, "marts", "monthly_summary")
+    with duckdb.get_connection() as conn, scratch_dir() as scratch:
         db_file = Path(scratch) / "analytics.duckdb"
         conn.execute(f"ATTACH '{db_file}' AS analytics")
         conn.execute(
             "CREATE TABLE analytics.daily_summary AS"
             " SELECT date, total_value, CAST(event_count AS BIGINT) AS event_count"
-            f" FROM read_parquet('{parquet_glob(object_store, 'marts', 'daily_summary')}',"
+            f" FROM read_parquet({sql_list(local_copies(object_store, daily_keys, scratch))},"
             " hive_partitioning = false) ORDER BY date"
         )
-        monthly = parquet_glob(object_store, "marts", "monthly_summary")
-        has_monthly = next(object_store.list("marts/monthly_summary"), None) is not None
         conn.execute(
             "CREATE TABLE analytics.monthly_summary AS "
             + (
-                f"SELECT * FROM read_parquet('{monthly}', hive_partitioning = false) ORDER BY month"
-                if has_monthly
+                f"SELECT * FROM read_parquet({sql_list(local_copies(object_store, monthly_keys, scratch))},"
+                " hive_partitioning = false) ORDER BY month"
+                if monthly_keys
                 else "SELECT NULL::DATE AS month, NULL::DOUBLE AS total_value,"
                 " NULL::BIGINT AS event_count WHERE false"
             )

@@ -9,9 +9,9 @@ from dagster_duckdb import DuckDBResource
 
 from lake import keys, partitions
 from lake.automation import ON_ROLLUP_UPDATE
-from reporting.duck import lake_connection
 from lake.metadata import markdown_table
 from lake.store import ObjectStore
+from reporting.duck import local_copies, partition_objects, scratch_dir, sql_list
 
 MONTHLY_KPI_REPORT = dg.AssetKey(["reporting", "monthly_kpi_report"])
 DAYS_REPORTED = "days_reported"
@@ -76,14 +76,14 @@ def monthly_kpi_report(
 
 def daily_values(duckdb: DuckDBResource, store: ObjectStore, month: str) -> pl.DataFrame:
     """The month's daily_summary rows, read from the lake by DuckDB."""
-    days = [o for o in store.list("marts/daily_summary") if f"/date={month[:7]}-" in o.key]
+    days = [k for k in partition_objects(store, "marts", "daily_summary") if f"/date={month[:7]}-" in k]
     if not days:
         return pl.DataFrame(schema={"date": pl.Date, "total_value": pl.Float64, "event_count": pl.Int64})
-    files = ", ".join(f"'s3://{store.bucket}/{o.key}'" for o in days)
-    with lake_connection(duckdb, store) as conn:
+    with duckdb.get_connection() as conn, scratch_dir() as scratch:
         return conn.sql(
             "SELECT date, total_value, CAST(event_count AS BIGINT) AS event_count"
-            f" FROM read_parquet([{files}], hive_partitioning = false) ORDER BY date"
+            f" FROM read_parquet({sql_list(local_copies(store, days, scratch))}, hive_partitioning = false)"
+            " ORDER BY date"
         ).pl()
 
 
