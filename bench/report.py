@@ -427,8 +427,9 @@ Each measured on the same stack, before and after one change, back to back (2-co
   and 3.1 s; the KPI report of a 31-day month 1.72 s and 1.39 s → 0.78 s and 0.63 s. At the
   first `up` (2 seeded days, one sample, 9329dde) reporting's three runs took 1.5-2.8 s start →
   end, against 3.0-5.5 s in the two timelines read before it that morning; P7 104.5 s.
-- **Not taken: automation ticks every 5 s.** The automation sensors tick every 10 s
-  (`lake.automation.automation_sensor`); the asset daemon's loop allows 5 s. A first `up` of 2
+- **Not taken: automation ticks every 5 s.** The automation sensors have a 10 s minimum interval
+  (`lake.automation.automation_sensor`) and the asset daemon looks every 5 s, so they tick 10 or
+  15 s apart (their tick history alternates). A first `up` of 2
   seeded days (the location images rebuilt for each, alternating, same host): 10 s 117.5, 114.3,
   112.7 s; 5 s 111.8, 112.1, 111.5 s (median 114.3 → 111.8 s). The idle stack (all sensors
   running, nothing queued) then used 18.8 CPU-s a minute against 14.7 and 15.7 at 10 s (the

@@ -116,8 +116,10 @@ def automation_sensor(
     """Evaluates a location's automation conditions; running from the first deploy, so upstream
     updates flow through without anyone switching anything on in the UI.
 
-    Every 10 s, not Dagster's 30: each step of the chain (raw -> transforms -> reporting) waits
-    for a tick, and an idle tick costs the daemon under 0.1 s.
+    At least 10 s apart, not Dagster's 30: each step of the chain (raw -> transforms -> reporting)
+    waits for a tick, and an idle tick costs the daemon under 0.1 s. The asset daemon looks every
+    5 s, so ticks come 10 or 15 s apart (every 5 s cost the idle stack a quarter more CPU for
+    2.5 s at a first `up`: docs/performance.md).
 
     ``emit_backfills``: a tick that requests several partitions of an asset makes one backfill of
     them, which waits for the backfill daemon's next iteration (every 30 s) and groups partitions
