@@ -426,7 +426,10 @@ Each measured on the same stack, before and after one change, back to back (2-co
   median of 3 each: load_to_duckdb over a year of days and 12 months 11.7 s and 11.6 s → 3.5 s
   and 3.1 s; the KPI report of a 31-day month 1.72 s and 1.39 s → 0.78 s and 0.63 s. At the
   first `up` (2 seeded days, one sample, 9329dde) reporting's three runs took 1.5-2.8 s start →
-  end, against 3.0-5.5 s in the two timelines read before it that morning; P7 104.5 s.
+  end, against 3.0-5.5 s in the two timelines read before it that morning; P7 104.5 s. With the
+  21 seeded days (45b1e68, 2026-12-02, `bench.py --size full --only P7,P1`, one sample): P7
+  110.1 s (the services healthy at 49.2 s; reporting's runs done 11 s after they were asked for),
+  against the table's 120.5 s on a slower day; P1 in the same run 5.51 s / floor 3.81 s = 1.45×.
 - **Not taken: automation ticks every 5 s.** The automation sensors have a 10 s minimum interval
   (`lake.automation.automation_sensor`) and the asset daemon looks every 5 s, so they tick 10 or
   15 s apart (their tick history alternates). A first `up` of 2
