@@ -35,22 +35,16 @@ def partition_objects(store: ObjectStore, layer: str, asset: str) -> list[str]:
     ]
 
 
-def local_copies(store: ObjectStore, keys: Sequence[str], folder: str) -> list[str]:
-    """The objects at ``keys`` fetched together and written under ``folder`` at their keys: the
-    files to give DuckDB's read_parquet, in the same order. For the summaries reporting reads, a
-    few KB each."""
+def local_parquet(store: ObjectStore, keys: Sequence[str], folder: str) -> str:
+    """read_parquet's list of files: the objects at ``keys`` fetched together and written under
+    ``folder`` at their keys, in the same order. For the summaries reporting reads, a few KB each."""
     files = []
     for key, data in store.read_many(keys).items():
         path = Path(folder, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-        files.append(str(path))
-    return files
-
-
-def sql_list(files: Sequence[str]) -> str:
-    """A DuckDB list literal of file paths, for read_parquet([...])."""
-    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+        files.append("'" + str(path).replace("'", "''") + "'")
+    return "[" + ", ".join(files) + "]"
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from lake import checks, keys
 from lake.automation import ON_ROLLUP_UPDATE
 from lake.metadata import markdown_table
 from lake.store import ObjectStore
-from reporting.duck import local_copies, partition_objects, scratch_dir, sql_list
+from reporting.duck import local_parquet, partition_objects, scratch_dir
 
 LOAD_TO_DUCKDB = dg.AssetKey(["reporting", "load_to_duckdb"])
 ANALYTICS_DB_KEY = "reports/analytics.duckdb"
@@ -75,13 +75,13 @@ def load_to_duckdb(
         conn.execute(
             "CREATE TABLE analytics.daily_summary AS"
             " SELECT date, total_value, CAST(event_count AS BIGINT) AS event_count"
-            f" FROM read_parquet({sql_list(local_copies(object_store, daily_keys, scratch))},"
+            f" FROM read_parquet({local_parquet(object_store, daily_keys, scratch)},"
             " hive_partitioning = false) ORDER BY date"
         )
         conn.execute(
             "CREATE TABLE analytics.monthly_summary AS "
             + (
-                f"SELECT * FROM read_parquet({sql_list(local_copies(object_store, monthly_keys, scratch))},"
+                f"SELECT * FROM read_parquet({local_parquet(object_store, monthly_keys, scratch)},"
                 " hive_partitioning = false) ORDER BY month"
                 if monthly_keys
                 else "SELECT NULL::DATE AS month, NULL::DOUBLE AS total_value,"

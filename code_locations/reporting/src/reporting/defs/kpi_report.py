@@ -11,7 +11,7 @@ from lake import keys, partitions
 from lake.automation import ON_ROLLUP_UPDATE
 from lake.metadata import markdown_table
 from lake.store import ObjectStore
-from reporting.duck import local_copies, partition_objects, scratch_dir, sql_list
+from reporting.duck import local_parquet, partition_objects, scratch_dir
 
 MONTHLY_KPI_REPORT = dg.AssetKey(["reporting", "monthly_kpi_report"])
 DAYS_REPORTED = "days_reported"
@@ -82,7 +82,7 @@ def daily_values(duckdb: DuckDBResource, store: ObjectStore, month: str) -> pl.D
     with duckdb.get_connection() as conn, scratch_dir() as scratch:
         return conn.sql(
             "SELECT date, total_value, CAST(event_count AS BIGINT) AS event_count"
-            f" FROM read_parquet({sql_list(local_copies(store, days, scratch))}, hive_partitioning = false)"
+            f" FROM read_parquet({local_parquet(store, days, scratch)}, hive_partitioning = false)"
             " ORDER BY date"
         ).pl()
 
