@@ -207,17 +207,33 @@ class Stack:
 
     def wait_idle(self, timeout: float = 600, backfills: bool = True) -> None:
         """No run queued or in flight (run containers are not compose services, and a network with
-        a running container attached cannot be removed by `down`), and with ``backfills`` no
-        backfill in progress either: a backfill submits its runs one daemon iteration after
-        another, with none in flight between, so the lake is still about to change."""
+        a running container attached cannot be removed by `down`), none failed and about to be
+        retried, and with ``backfills`` no backfill in progress either: a backfill submits its
+        runs one daemon iteration after another, with none in flight between, so the lake is
+        still about to change."""
         active = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
 
         def idle() -> bool:
             if backfills and (gql.backfill_ids(self.client, "REQUESTED") or gql.backfill_ids(self.client, "CANCELING")):
                 return False
-            return gql.count_runs(self.client, active) == 0
+            return gql.count_runs(self.client, active) == 0 and not self.retries_pending()
 
-        self.wait_until("no run in flight" + (" and no backfill in progress" if backfills else ""), idle, timeout, 5)
+        self.wait_until("no run in flight or awaiting its retry" + (" and no backfill in progress" if backfills else ""), idle, timeout, 5)
+
+    def retries_pending(self, within: float = 60) -> list[str]:
+        """Failed runs the retry daemon is about to retry. A run that fails is tagged
+        dagster/will_retry at once, and dagster/auto_retry_run_id once its retry is created (and
+        queued right after): about a second in which nothing is in flight, yet a run is about to
+        be (say, a run the daemon was launching when it was killed, failed by run monitoring
+        minutes later). Only failures of the last ``within`` seconds: the daemon may also give up
+        on a retry (its location or job gone) without untagging the run. A backfill's runs are
+        left to the backfill, which stays in progress until their retries are queued."""
+        failed = gql.runs(self.client, ["FAILURE"], {"dagster/will_retry": "true"}, limit=None)
+        return [
+            run["run_id"] for run in failed
+            if "dagster/auto_retry_run_id" not in run["tags"] and "dagster/backfill" not in run["tags"]
+            and time.time() - (run["end_time"] or time.time()) < within
+        ]
 
     def stop_sensor(self, location: str, sensor: str, settle: float = 10) -> None:
         """Stop a sensor for good. A tick that ends after the stop stores the state it started

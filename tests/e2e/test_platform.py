@@ -450,10 +450,11 @@ def test_down_then_up_keeps_run_history_and_lake_data(stack):
     lake_before = {o.key: o.etag for o in stack.s3.list("")}
     stack.down()
     stack.up()
-    runs_after = {r["run_id"] for r in gql.runs(stack.client, limit=None)}
-    assert runs_before <= runs_after
+    runs_after = {r["run_id"]: r for r in gql.runs(stack.client, limit=None)}
+    assert runs_before <= runs_after.keys()
     lake_after = {o.key: o.etag for o in stack.s3.list("")}
-    assert {k: lake_after.get(k) for k in lake_before} == lake_before
+    new_runs = [(r["job_name"], r["status"], r["tags"]) for i, r in runs_after.items() if i not in runs_before]
+    assert {k: lake_after.get(k) for k in lake_before} == lake_before, f"runs since the `down`: {new_runs}"
     assert stack.container("transforms")["Config"]["Image"] == "dataplatform/transforms:e2e-v2"
     # Sensor states are part of the kept history.
     assert gql.sensor_state(stack.client, "transforms", "transforms_automation") == "STOPPED"
