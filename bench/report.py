@@ -497,8 +497,8 @@ Each measured on the same stack, before and after one change, back to back (2-co
   the queue for one location would run the tail in fewer waves, at the price of the other teams'
   runs. None taken. The iterations' waits are Dagster's constant (above).
   In the table of 9b57926, on a faster host, the year took 1.77× its plain script in 37 runs:
-  the target met in that run. Across the full-size runs of this work since the four-week
-  policy (2.48×, 2.37×, 2.16×, 2.13×, 1.77×) it is met once, so it is not yet met reliably.
+  the target met in that run. The full-size tables since the four-week policy say 2.37×,
+  2.16×, 2.13×, 1.77× (the levers' own full-size runs 2.42-2.48×): met once, not reliably.
 - **raw_events' layout check lists the whole landing prefix.** `landing_layout_valid` runs in
   every raw_events run (Dagster includes an asset's checks in its runs) and lists landing/events/
   in full: over a year of hourly files, the 3.3 s P6 measures as its baseline, in every raw run.
