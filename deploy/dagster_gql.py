@@ -29,6 +29,8 @@ DEFAULT_URL = "http://127.0.0.1:3000"
 REPOSITORY = "__repository__"
 ASSET_JOB = "__ASSET_JOB"
 TERMINAL_RUN_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
+# Queued, or in flight: every status a run passes through before a terminal one.
+ACTIVE_RUN_STATUSES = frozenset({"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"})
 
 # Selected on every result union: the member's name, and the message of any error member.
 _ERROR_FIELDS = "__typename ... on Error { message }"

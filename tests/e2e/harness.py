@@ -211,12 +211,10 @@ class Stack:
         retried, and with ``backfills`` no backfill in progress either: a backfill submits its
         runs one daemon iteration after another, with none in flight between, so the lake is
         still about to change."""
-        active = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
-
         def idle() -> bool:
             if backfills and (gql.backfill_ids(self.client, "REQUESTED") or gql.backfill_ids(self.client, "CANCELING")):
                 return False
-            return gql.count_runs(self.client, active) == 0 and not self.retries_pending()
+            return gql.count_runs(self.client, list(gql.ACTIVE_RUN_STATUSES)) == 0 and not self.retries_pending()
 
         self.wait_until("no run in flight or awaiting its retry" + (" and no backfill in progress" if backfills else ""), idle, timeout, 5)
 
@@ -225,14 +223,15 @@ class Stack:
         dagster/will_retry at once, and dagster/auto_retry_run_id once its retry is created (and
         queued right after): about a second in which nothing is in flight, yet a run is about to
         be (say, a run the daemon was launching when it was killed, failed by run monitoring
-        minutes later). Only failures of the last ``within`` seconds: the daemon may also give up
-        on a retry (its location or job gone) without untagging the run. A backfill's runs are
-        left to the backfill, which stays in progress until their retries are queued."""
+        minutes later). Only failures of the last ``within`` seconds (by their end time, else their
+        creation): the daemon may also give up on a retry (its location or job gone) without
+        untagging the run. A backfill's runs are left to the backfill, which stays in progress
+        until their retries are queued."""
         failed = gql.runs(self.client, ["FAILURE"], {"dagster/will_retry": "true"}, limit=None)
         return [
             run["run_id"] for run in failed
             if "dagster/auto_retry_run_id" not in run["tags"] and "dagster/backfill" not in run["tags"]
-            and time.time() - (run["end_time"] or time.time()) < within
+            and time.time() - (run["end_time"] or run["creation_time"]) < within
         ]
 
     def stop_sensor(self, location: str, sensor: str, settle: float = 10) -> None:
