@@ -456,6 +456,20 @@ Each measured on the same stack, before and after one change, back to back (2-co
   30 s (`DEFAULT_DAEMON_INTERVAL_SECONDS`, not configurable in 1.13), so each step of a small
   backfill from one location to the next waits for the next iteration (a shorter pause was
   measured and not taken, above: it splits a large backfill into more runs).
+- **P1 over its floor.** One raw_events run of P1's day, read from its event log (65dbbaf,
+  2026-12-02, an idle stack, floor 3.3 s that hour): created 0 s, dequeued 0.79 s (the queue is
+  checked every second: `dequeue_interval_seconds` is an integer in 1.13, 0.5 is refused at
+  start), its container created 0.94 s, the worker's "started process" 2.96 s, RUN_START 3.95 s
+  (definitions and plan loaded), compute-log capture begun 4.31 s, the step 4.32-4.78 s,
+  landing_layout_valid 4.78-4.84 s, SUCCESS 4.90 s. From the container's creation to RUN_START
+  the worker takes about the floor itself. Above it: the queue's wait (0.5 s on average), the
+  compute log manager's S3 client (0.25-0.30 s, built when capture begins: almost all of it
+  botocore parsing S3's endpoint-rules JSON; `boto3.client` costs the same as the
+  `boto3.resource` dagster-aws builds), and the step's events (its 0.45 s are 0.22 s of reading
+  and writing, the rest the eight check results, two events each). The lake's own s3fs client
+  parses the same JSON again: sharing botocore's loader with boto3's default session saves
+  0.06-0.08 s a run (measured in the ingest image), not taken, as it would tie the lake's client to the compute
+  log manager's session for 2% of P1.
 - **The first `up` waits for the backfill daemon once.** The daily chain still goes through a
   backfill (up to 28 days a run), which the backfill daemon submits at its next iteration (0-30 s
   after transforms' automation asked for it). From the first `up` of 2 seeded days (76ce061,
