@@ -468,8 +468,8 @@ Each measured on the same stack, before and after one change, back to back (2-co
   `boto3.resource` dagster-aws builds), and the step's events (its 0.45 s are 0.22 s of reading
   and writing, the rest the eight check results, two events each). The lake's own s3fs client
   parses the same JSON again: sharing botocore's loader with boto3's default session saves
-  0.06-0.08 s a run (measured in the ingest image), not taken, as it would tie the lake's client to the compute
-  log manager's session for 2% of P1.
+  0.06-0.08 s a run (measured in the ingest image), not taken, as it would tie the lake's client
+  to the compute log manager's session for 2% of P1.
 - **The first `up` waits for the backfill daemon once.** The daily chain still goes through a
   backfill (up to 28 days a run), which the backfill daemon submits at its next iteration (0-30 s
   after transforms' automation asked for it). From the first `up` of 2 seeded days (76ce061,
