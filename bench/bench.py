@@ -368,11 +368,7 @@ class Bench:
 
     def postgres_sessions(self) -> int:
         """Connections Postgres has accepted into the Dagster database since it started."""
-        env = self.stack.container("postgres")["Config"]["Env"]
-        user = next((e.split("=", 1)[1] for e in env if e.startswith("POSTGRES_USER=")), "dagster")
-        db = next((e.split("=", 1)[1] for e in env if e.startswith("POSTGRES_DB=")), user)
-        query = f"select sessions from pg_stat_database where datname = '{db}'"
-        return int(self.stack.compose("exec", "-T", "postgres", "psql", "-U", user, "-d", db, "-tAc", query).strip())
+        return int(self.stack.sql("select sessions from pg_stat_database where datname = current_database()")[0][0])
 
     # -- P5 ----------------------------------------------------------------------------------------
 

@@ -111,6 +111,14 @@ class Stack:
         assert ids, f"{service} has no container"
         return json.loads(sh("docker", "inspect", ids[0]))[0]
 
+    def sql(self, query: str) -> list[list[str]]:
+        """The rows of one query on the Dagster database, each a list of its columns as text."""
+        env = dict(e.split("=", 1) for e in self.container("postgres")["Config"]["Env"])
+        user = env.get("POSTGRES_USER", "postgres")
+        db = env.get("POSTGRES_DB", user)
+        out = self.compose("exec", "-T", "postgres", "psql", "-U", user, "-d", db, "-tAF", "\t", "-c", query)
+        return [line.split("\t") for line in out.splitlines() if line]
+
     def health(self, service: str) -> str:
         state = self.container(service)["State"]
         return state.get("Health", {}).get("Status", state["Status"])

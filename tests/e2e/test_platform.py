@@ -229,6 +229,18 @@ def test_a_two_week_backfill_completes_in_multi_day_runs_through_a_storage_outag
     # late events, so the backfill carries it too, in transforms' runs of at most PER_RUN days.
     event_days = [(date(2024, 5, 1) - timedelta(days=1)).isoformat(), *BACKFILL]
     assert stack.s3.exists(f"marts/daily_summary/date={event_days[0]}/data.parquet")
+    # Each run committed each asset's days in one insert (DAGSTER_EVENT_BATCH_SIZE): the backfill
+    # daemon sees all of a run's days or none. Written one by one, a tick could see raw's days
+    # part-way and request the children of those seen so far in a run of their own (CI once found
+    # transforms in two runs here).
+    run_ids = ", ".join(f"'{run['run_id']}'" for run in status["runs"])
+    commits = stack.sql(
+        "select asset_key, count(*), count(distinct xmin::text) from event_logs"
+        f" where dagster_event_type = 'ASSET_MATERIALIZATION' and run_id in ({run_ids})"
+        " group by run_id, asset_key"
+    )
+    assert sorted(int(days) for _, days, _ in commits) == [len(BACKFILL), len(event_days), len(event_days)], commits
+    assert all(transactions == "1" for *_, transactions in commits), commits
     per_location: dict[str, int] = {}
     for run in status["runs"]:
         per_location[run["tags"]["dagster/code_location"]] = per_location.get(run["tags"]["dagster/code_location"], 0) + 1
