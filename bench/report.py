@@ -438,13 +438,23 @@ Each measured on the same stack, before and after one change, back to back (2-co
   running, nothing queued) then used 18.8 CPU-s a minute against 14.7 and 15.7 at 10 s (the
   daemon 5.7 against 3.7-4.2, Postgres 3.9 against 2.5): a quarter more idle CPU, always, for
   2.5 s once at the first `up`. Left at 10 s.
-- **Not taken: a shorter pause of the backfill daemon.** Its 30 s between iterations
-  (`DEFAULT_DAEMON_INTERVAL_SECONDS`, a module constant in 1.13) set to 5 s by a daemon wrapper:
-  P2 at 28 days, 77.3 s → 30.8 s in 4 runs each; at full size 535.6 s in 95 runs, against 425.9 s
-  in 79 at 30 s. Each iteration requests what has become ready since the last, so shorter
-  iterations cut the year into smaller runs (processed_events and daily_summary runs of 1-6
-  days), and on 2 busy cores every extra run is another start. Worth it for small backfills, a
-  loss for large ones, and a patch of Dagster's internals: left.
+- **A run's days committed at once, then a 5 s pause of the backfill daemon** (68303da,
+  8e00a57). A run wrote the materializations of a multi-partition output one insert at a
+  time (28 over 0.33-0.38 s on the stack); a backfill iteration that read them part-way requested
+  the children of the days seen so far in a run of their own (CI once found the two-week drill's
+  transforms in two runs). `DAGSTER_EVENT_BATCH_SIZE=100` (Dagster's own batch insert, off by
+  default) commits each output's days in one transaction, which the e2e drill checks. That took
+  away the reason a shorter pause of the backfill daemon had been left: its 30 s between
+  iterations (`DEFAULT_DAEMON_INTERVAL_SECONDS`, a module constant in 1.13, no setting) set to
+  5 s had cut a year into runs of 1-6 days (535.6 s in 95 runs, against 425.9 s in 79 at 30 s,
+  with 14-day runs), because each iteration requested the days seen since the last. With whole
+  runs seen at once, at full size on the same stack and hour (2026-12-07, 68303da, a fast 2-core
+  host): 30 s **244.5 s in 39 runs, 2.19×** the plain script (111.8 s); 5 s **200.8 s in 41
+  runs, 1.61×** (124.4 s); the table above, at 8e00a57, 201.3 s in 41 runs, 1.76× (114.6 s).
+  At 5 s daily_summary follows each wave of processed_events instead of
+  waiting for all of them, and the backfill is complete 5 s after its last run instead of up to
+  30. The pause is set by `dataplatform_launcher.daemon`, the platform image's `dagster-daemon`
+  (compose and the Helm chart both run `dagster-daemon run`), with a test on Dagster's own loop.
 - Earlier: the queue is checked every second, not every 5 s (P1 queue → start); one s3fs client
   per resource instead of one per call; DuckDB only in the reporting image.
 
@@ -452,10 +462,9 @@ Each measured on the same stack, before and after one change, back to back (2-co
 
 - **Backfill overhead.** A small backfill spends most of its time between runs: the backfill
   daemon's iteration, the queue, then each run's container start and definitions load (the P1
-  floor), once for ingest and again for transforms. Dagster's backfill daemon iterates every
-  30 s (`DEFAULT_DAEMON_INTERVAL_SECONDS`, not configurable in 1.13), so each step of a small
-  backfill from one location to the next waits for the next iteration (a shorter pause was
-  measured and not taken, above: it splits a large backfill into more runs).
+  floor), once for ingest and again for transforms. Each step of a backfill from one location to
+  the next waits for the backfill daemon's next iteration: up to 30 s in Dagster 1.13, 5 s here
+  since 8e00a57 (above).
 - **P1 over its floor.** One raw_events run of P1's day, read from its event log (65dbbaf,
   2026-12-02, an idle stack, floor 3.3 s that hour): created 0 s, dequeued 0.79 s (the queue is
   checked every second: `dequeue_interval_seconds` is an integer in 1.13, 0.5 is refused at
@@ -472,14 +481,13 @@ Each measured on the same stack, before and after one change, back to back (2-co
   to the compute log manager's session for 2% of P1.
 - **The first `up` waits for the backfill daemon once.** The daily chain still goes through a
   backfill (up to 28 days a run), which the backfill daemon submits at its next iteration (0-30 s
-  after transforms' automation asked for it). From the first `up` of 2 seeded days (76ce061,
+  after transforms' automation asked for it in the account below; 0-5 s since the 5 s pause). From the first `up` of 2 seeded days (76ce061,
   117 s): the first landing run 43 s after `up` (the services healthy at 56 s on a slow day;
   35 s in that day's table), that run 49-51 s; transforms' backfill of the daily chain asked for at 56 s,
   submitted at 70 s, run 77-78 s; the monthly rollup's two runs asked for at 87 s, run 93-95 s;
   reporting's three runs asked for at 98 s, started at 110 s (three run containers starting at
-  once on two cores), done at 115 s. The backfill daemon iterates every 30 s
-  (`DEFAULT_DAEMON_INTERVAL_SECONDS`, not configurable in 1.13); without backfills, automation
-  would start one run per day of the daily chain instead.
+  once on two cores), done at 115 s. Without backfills, automation would start one run per day of
+  the daily chain instead.
 - **A year's backfill: two busy cores, daily_summary held to the end, and the daemon's
   iterations.** At full size (365 days × 100,000 events, the table of bd98fa6) the backfill's 42
   runs were: 14 raw_events runs of up to 28 days, three at a time (the ingest location's share of
@@ -509,7 +517,7 @@ Each measured on the same stack, before and after one change, back to back (2-co
   beside processed_events in a run of its own that may read the day before processed_events has
   written it (the condition's "runs with us" holds only for a shared policy); a larger share of
   the queue for one location would run the tail in fewer waves, at the price of the other teams'
-  runs. None taken. The iterations' waits are Dagster's constant (above).
+  runs. None taken. The iterations' waits were Dagster's constant, 5 s since 8e00a57 (above).
   In the table of 9b57926, on a faster host, the year took 1.77× its plain script in 37 runs:
   the target met in that run. The full-size tables since the four-week policy say 2.37×,
   2.16×, 2.13×, 1.77× (the levers' own full-size runs 2.42-2.48×): met once, not reliably.
@@ -517,13 +525,21 @@ Each measured on the same stack, before and after one change, back to back (2-co
   --only P1,P2`, a 2-core Intel Xeon host): 359.6 s in 43 runs against the plain script's
   199.7 s, **1.80×**; 10.9× faster than one partition per run (28 days, 301.5 s, scaled); run
   peak 895 MB; 365/365 days equal. So on this code 1.77× and 1.80× on two hosts, and 2.13× on
-  the slow host of 76ce061 (the same backfill code). Its timeline, read from the runs' records
+  the slow host of 76ce061 (the same backfill code); on 2026-12-07's fast host, 2.19× at 30 s
+  (68303da), then 1.61× and 1.76× at 5 s (8e00a57). On a fast host the daemon's fixed waits
+  weigh more: that day the plain script took 112-125 s, while the backfill's tail waited about
+  55 s of its 245 s for 30 s iterations. The ffacb00 timeline, read from the runs' records
   (seconds from the backfill's first run): raw_events in 14 runs until 226 s, three at a time;
   processed_events in 18 runs, the first three with daily_summary, until 250 s; then
   daily_summary's remaining 11 runs, requested at the iteration of 270 s, ran 278-328 s in four
   waves of transforms' three slots, and the backfill was complete at the iteration after, 359 s.
   The tail after the last processed_events run is 109 s of the 360 (30%): the one cost between
-  this platform and a comfortable 2×, and it is Dagster's grouping rule above.
+  this platform and a comfortable 2×, and it is Dagster's grouping rule above, waited out in the
+  daemon's 30 s iterations. With a run's days committed at once and the daemon's 5 s pause
+  (2026-12-07, levers above), daily_summary still waits for processed_events, but only for the
+  runs in flight: its runs followed each wave of processed_events within seconds, the last
+  processed_events run ended 186 s after the backfill's first run and the last daily_summary run
+  at 193 s (3.6%), against 157 s and 212 s (26%) at 30 s in the same hour.
 - **raw_events' layout check lists the whole landing prefix.** `landing_layout_valid` runs in
   every raw_events run (Dagster includes an asset's checks in its runs) and lists landing/events/
   in full: over a year of hourly files, the 3.3 s P6 measures as its baseline, in every raw run.
