@@ -37,9 +37,9 @@ RUN uv-sync --frozen --no-dev --package dagster-platform --no-install-workspace
 COPY deploy/launcher deploy/launcher
 RUN uv-sync --frozen --no-dev --package dagster-platform \
  && python -c "import dataplatform_launcher.run_launcher"
-# `dagster-daemon` is Dagster's, started through the launcher's wrapper: the backfill daemon pauses
-# 5 s between iterations, not 30 (dataplatform_launcher/daemon.py says why). Compose and the Helm
-# chart both run `dagster-daemon run`.
+# `dagster-daemon` is Dagster's, started through the launcher's wrapper: the backfill daemon
+# starts an iteration every 5 s, not every 30 (dataplatform_launcher/daemon.py says why). Compose
+# and the Helm chart both run `dagster-daemon run`.
 RUN printf '#!/opt/venv/bin/python\nfrom dataplatform_launcher.daemon import main\nmain()\n' > /opt/venv/bin/dagster-daemon \
  && dagster-daemon --help > /dev/null
 COPY workspace.yaml /opt/dagster/home/workspace.yaml

@@ -37,6 +37,14 @@ def test_the_backfill_daemon_iterates_every_interval(monkeypatch):
     assert all(interval - 0.1 < gap < interval + 1 for gap in gaps), gaps
 
 
+def test_main_sets_the_interval_before_dagster_starts(monkeypatch):
+    monkeypatch.setattr(controller, "DEFAULT_DAEMON_INTERVAL_SECONDS", controller.DEFAULT_DAEMON_INTERVAL_SECONDS)
+    seen: list[int] = []
+    monkeypatch.setattr(daemon, "dagster_daemon", lambda: seen.append(controller.DEFAULT_DAEMON_INTERVAL_SECONDS))
+    daemon.main()
+    assert seen == [daemon.BACKFILL_INTERVAL_SECONDS]
+
+
 def test_without_it_dagster_waits_30_s():
     # What the wrapper changes, still Dagster's default (a new release may make it a setting).
     assert controller.DEFAULT_DAEMON_INTERVAL_SECONDS == 30

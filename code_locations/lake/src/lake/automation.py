@@ -10,9 +10,10 @@ from lake import keys
 
 # An upstream partition is busy while a run of it is queued or running, or while a backfill that
 # targets it has not run it yet. Dagster's in_progress() holds it for as long as the backfill's own
-# record says so, which the backfill daemon updates at its next iteration: up to 30 s after the
-# partition's run ended (the first `up` waited that long between the daily chain and the monthly
-# rollup). A partition updated since it entered the backfill is done.
+# record says so, which the backfill daemon updates at its next iteration: up to 5 s after the
+# partition's run ended (the platform's daemon; Dagster's own pauses 30 s, which the first `up` once
+# waited between the daily chain and the monthly rollup). A partition updated since it entered the
+# backfill is done.
 NOT_YET_RUN_BY_ITS_BACKFILL = dg.AutomationCondition.backfill_in_progress() & ~(
     dg.AutomationCondition.newly_updated().since(dg.AutomationCondition.backfill_in_progress().newly_true())
 )
@@ -122,7 +123,8 @@ def automation_sensor(
     2.5 s at a first `up`: docs/performance.md).
 
     ``emit_backfills``: a tick that requests several partitions of an asset makes one backfill of
-    them, which waits for the backfill daemon's next iteration (every 30 s) and groups partitions
+    them, which waits for the backfill daemon's next iteration (every 5 s here, Dagster's own
+    every 30 s: dataplatform_launcher.daemon) and groups partitions
     into runs by the assets' backfill policy. Targets without a backfill policy (monthly and
     unpartitioned assets) take a run per partition either way: False requests those runs directly."""
     return dg.AutomationConditionSensorDefinition(
