@@ -142,8 +142,9 @@ def test_the_runs_that_load_landing_files_run_one_at_a_time():
 
 def test_automation_emits_backfills_only_where_a_backfill_policy_groups_partitions(location_defs):
     """Each automated asset has one automation sensor. A backfill waits for the backfill daemon's
-    next iteration (up to 5 s here, 30 s in Dagster's own daemon) and pays that only to group partitions into runs by a backfill
-    policy; assets without one take a run per partition either way (lake.automation)."""
+    next iteration (up to 5 s here, 30 s in Dagster's own daemon) and pays that only to group
+    partitions into runs by a backfill policy; assets without one take a run per partition either
+    way (lake.automation)."""
     for name, defs in location_defs.items():
         graph = defs.resolve_asset_graph()
         automated = {n.key for n in graph.asset_nodes if n.is_materializable and n.automation_condition}

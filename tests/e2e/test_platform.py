@@ -69,7 +69,9 @@ def test_up_on_a_fresh_state_brings_every_service_up_healthy(stack):
     seeded = [o.key for o in stack.s3.list("landing/events") if "/demo-" in o.key]
     assert len(seeded) == 2
     # The daemon is `dagster-daemon run` through the launcher's wrapper (a 5 s backfill pause).
-    daemon = stack.compose("exec", "-T", "daemon", "sh", "-c", 'tr "\\0" " " < /proc/1/cmdline; cat "$(command -v dagster-daemon)"')
+    daemon = stack.compose(
+        "exec", "-T", "daemon", "sh", "-c", 'tr "\\0" " " < /proc/1/cmdline; cat "$(command -v dagster-daemon)"'
+    )
     assert "dagster-daemon run" in daemon and "from dataplatform_launcher.daemon import main" in daemon
 
 

@@ -6,8 +6,15 @@ import threading
 import time
 
 import dagster._daemon.controller as controller
+import pytest
 from dagster._daemon import backfill
 from dataplatform_launcher import daemon
+
+
+@pytest.fixture
+def dagster_interval(monkeypatch):
+    """Dagster's interval, put back after the test whatever the wrapper set."""
+    monkeypatch.setattr(controller, "DEFAULT_DAEMON_INTERVAL_SECONDS", controller.DEFAULT_DAEMON_INTERVAL_SECONDS)
 
 
 def iteration_times(monkeypatch, seconds: float) -> list[float]:
@@ -27,8 +34,7 @@ def iteration_times(monkeypatch, seconds: float) -> list[float]:
     return started
 
 
-def test_the_backfill_daemon_iterates_every_interval(monkeypatch):
-    monkeypatch.setattr(controller, "DEFAULT_DAEMON_INTERVAL_SECONDS", controller.DEFAULT_DAEMON_INTERVAL_SECONDS)
+def test_the_backfill_daemon_iterates_every_interval(monkeypatch, dagster_interval):
     interval = daemon.BACKFILL_INTERVAL_SECONDS
     daemon.use_backfill_interval()
     started = iteration_times(monkeypatch, 2 * interval + 1)
@@ -37,8 +43,7 @@ def test_the_backfill_daemon_iterates_every_interval(monkeypatch):
     assert all(interval - 0.1 < gap < interval + 1 for gap in gaps), gaps
 
 
-def test_main_sets_the_interval_before_dagster_starts(monkeypatch):
-    monkeypatch.setattr(controller, "DEFAULT_DAEMON_INTERVAL_SECONDS", controller.DEFAULT_DAEMON_INTERVAL_SECONDS)
+def test_main_sets_the_interval_before_dagster_starts(monkeypatch, dagster_interval):
     seen: list[int] = []
     monkeypatch.setattr(daemon, "dagster_daemon", lambda: seen.append(controller.DEFAULT_DAEMON_INTERVAL_SECONDS))
     daemon.main()
