@@ -28,8 +28,6 @@ COPY code_locations/transforms/pyproject.toml code_locations/transforms/
 COPY code_locations/reporting/pyproject.toml code_locations/reporting/
 COPY deploy/platform/pyproject.toml deploy/platform/
 COPY deploy/launcher/pyproject.toml deploy/launcher/
-# The instance configuration every container shares: services, code servers and run workers.
-COPY dagster.yaml /opt/dagster/home/dagster.yaml
 
 FROM base AS platform
 # Locked third-party dependencies first, then the run launcher dagster.yaml names.
@@ -42,7 +40,9 @@ RUN uv-sync --frozen --no-dev --package dagster-platform \
 # and the Helm chart both run `dagster-daemon run`.
 RUN printf '#!/opt/venv/bin/python\nfrom dataplatform_launcher.daemon import main\nmain()\n' > /opt/venv/bin/dagster-daemon \
  && dagster-daemon --help > /dev/null
-COPY workspace.yaml /opt/dagster/home/workspace.yaml
+# The instance configuration every container shares (services, code servers, run workers), copied
+# after the installs in both kinds of image: a change to it rebuilds no dependency layer.
+COPY dagster.yaml workspace.yaml /opt/dagster/home/
 # The webserver and the daemon talk to the Docker socket to launch and terminate runs, and the
 # socket's group id differs from host to host. The entrypoint starts as root only to read that id,
 # then runs the service as `dagster` with that group (deploy/platform/entrypoint.sh).
@@ -96,6 +96,7 @@ COPY code_locations/lake code_locations/lake
 COPY code_locations/${LOCATION} code_locations/${LOCATION}
 RUN uv-sync --frozen --no-dev --package "$LOCATION" \
  && python -c "import ${LOCATION}.definitions"
+COPY dagster.yaml /opt/dagster/home/dagster.yaml
 ENV DAGSTER_LOCATION=${LOCATION} \
     MPLCONFIGDIR=/tmp/matplotlib
 USER dagster
