@@ -455,7 +455,18 @@ Each measured on the same stack, before and after one change, back to back (2-co
   and the backfill is complete within 5 s of its last run instead of up to 30 s. The pause is
   set by `dataplatform_launcher.daemon`, the platform image's `dagster-daemon` (compose and the
   Helm chart both run `dagster-daemon run`), with a test on Dagster's own loop.
-- Earlier: the queue is checked every second, not every 5 s (P1 queue → start); one s3fs client
+- **The queue checked every 0.5 s, not every second** (`dataplatform_launcher.run_coordinator`).
+  Dagster's QueuedRunCoordinator takes whole seconds; its daemon's loop waits in steps of 0.5 s,
+  so 0.5 s is the shortest that takes effect, and this subclass of Dagster's coordinator takes
+  it (dagster.yaml, and the Helm chart as a custom run coordinator). P1 launches each run when
+  the one before has ended, so its launches fall at a fixed phase of the daemon's look: in one
+  full table of 004c373 (2026-12-07, 1.70× its floor) 8 of its 10 runs waited 0.8-1.0 s to be
+  dequeued. On one stack, the images alternating, 10 runs each (launch to dequeued, then P1
+  p50 against its floor): 1 s 0.50 s and 0.52 s, 1.67× and 1.62×; 0.5 s 0.26 s and 0.31 s,
+  1.48× and 1.58× (and 1.52× in a first run). Idle, 60 s each, alternating: the daemon 3.1 and
+  2.3 CPU-s against 2.8 and 2.7, the host 13.4 and 11.2 against 11.8 and 11.6: within the
+  noise.
+- Earlier: the queue checked every second, not every 5 s (P1 queue → start); one s3fs client
   per resource instead of one per call; DuckDB only in the reporting image.
 
 ## Costs found and left alone
@@ -466,12 +477,12 @@ Each measured on the same stack, before and after one change, back to back (2-co
   the next waits for the backfill daemon's next iteration: up to 30 s in Dagster 1.13, 5 s here
   since 8e00a57 (above).
 - **P1 over its floor.** One raw_events run of P1's day, read from its event log (65dbbaf,
-  2026-12-02, an idle stack, floor 3.3 s that hour): created 0 s, dequeued 0.79 s (the queue is
-  checked every second: `dequeue_interval_seconds` is an integer in 1.13, 0.5 is refused at
-  start), its container created 0.94 s, the worker's "started process" 2.96 s, RUN_START 3.95 s
+  2026-12-02, an idle stack, floor 3.3 s that hour): created 0 s, dequeued 0.79 s (the queue was
+  checked every second, every 0.5 s since: above), its container created 0.94 s, the worker's "started process" 2.96 s, RUN_START 3.95 s
   (definitions and plan loaded), compute-log capture begun 4.31 s, the step 4.32-4.78 s,
   landing_layout_valid 4.78-4.84 s, SUCCESS 4.90 s. From the container's creation to RUN_START
-  the worker takes about the floor itself. Above it: the queue's wait (0.5 s on average), the
+  the worker takes about the floor itself. Above it: the queue's wait (0.5 s on average then,
+  0.25 s now), the
   compute log manager's S3 client (0.25-0.30 s, built when capture begins: almost all of it
   botocore parsing S3's endpoint-rules JSON; `boto3.client` costs the same as the
   `boto3.resource` dagster-aws builds), and the step's events (its 0.45 s are 0.22 s of reading

@@ -135,7 +135,7 @@ def test_the_runs_that_load_landing_files_run_one_at_a_time():
     [(key, value)] = ONE_AT_A_TIME.items()
     compose = yaml.safe_load((ROOT / "dagster.yaml").read_text())["run_coordinator"]["config"]["tag_concurrency_limits"]
     helm = yaml.safe_load((ROOT / "deploy/kubernetes/values.yaml").read_text())
-    helm_limits = helm["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
+    helm_limits = helm["dagsterDaemon"]["runCoordinator"]["config"]["customRunCoordinator"]["config"]["tag_concurrency_limits"]
     for limits in (compose, helm_limits):
         assert {"key": key, "value": value, "limit": 1} in limits
 

@@ -7,6 +7,7 @@ chart-to-instance translations below follow the chart's templates (helm/dagster/
 instance/*.tpl and the user-deployments container context of chart 1.13.x) as read, not as run.
 """
 
+import importlib
 import os
 import subprocess
 import sys
@@ -17,7 +18,6 @@ import kubernetes_validate
 import pytest
 import yaml
 from dagster._config import validate_config
-from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster_aws.s3.compute_log_manager import S3ComputeLogManager
 from dagster_k8s import K8sRunLauncher
 from dagster_k8s.container_context import K8sContainerContext
@@ -144,7 +144,11 @@ def test_images_and_locations_match_compose_and_ops(values):
 def chart_instance(values: dict) -> dict:
     """The instance sections the chart generates from values.yaml (configmap-instance.yaml)."""
     daemon = values["dagsterDaemon"]
-    queued = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
+    coordinator = daemon["runCoordinator"]
+    # Dagster's queue with a sub-second look (dataplatform_launcher.run_coordinator): the chart
+    # writes a custom coordinator's module, class and config as they are.
+    assert coordinator["type"] == "CustomRunCoordinator"
+    custom = coordinator["config"]["customRunCoordinator"]
     monitoring = daemon["runMonitoring"]
     s3 = values["computeLogManager"]["config"]["s3ComputeLogManager"]
     snake = {"localDir": "local_dir", "endpointUrl": "endpoint_url", "uploadInterval": "upload_interval",
@@ -154,16 +158,7 @@ def chart_instance(values: dict) -> dict:
         for kind, spec in values["retention"].items() if kind != "enabled"
     } if values["retention"]["enabled"] else None
     generated = {
-        "run_coordinator": {
-            "module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator",
-            "config": {
-                "max_concurrent_runs": queued["maxConcurrentRuns"],
-                "tag_concurrency_limits": queued["tagConcurrencyLimits"],
-                "dequeue_interval_seconds": queued["dequeueIntervalSeconds"],
-                "dequeue_use_threads": queued["dequeueUseThreads"],
-                "dequeue_num_workers": queued["dequeueNumWorkers"],
-            },
-        },
+        "run_coordinator": {"module": custom["module"], "class": custom["class"], "config": custom["config"]},
         "compute_logs": {
             "module": "dagster_aws.s3.compute_log_manager", "class": "S3ComputeLogManager",
             "config": {snake.get(k, k): v for k, v in s3.items()},
@@ -267,7 +262,9 @@ def test_dagster_accepts_the_generated_configuration(values):
     k8s_snake_case_dict(client.V1Container, {"name": "dagster", **run_k8s["container_config"]})
     k8s_snake_case_dict(client.V1JobSpec, {"template": {}, **run_k8s["job_spec_config"]})
 
-    assert_valid(QueuedRunCoordinator.config_type(), chart_instance(values)["run_coordinator"]["config"])
+    coordinator = chart_instance(values)["run_coordinator"]
+    coordinator_class = getattr(importlib.import_module(coordinator["module"]), coordinator["class"])
+    assert_valid(coordinator_class.config_type(), coordinator["config"])
     assert_valid(S3ComputeLogManager.config_type(), chart_instance(values)["compute_logs"]["config"])
 
     for deployment in values["dagster-user-deployments"]["deployments"]:
