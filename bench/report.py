@@ -533,7 +533,8 @@ Each measured on the same stack, before and after one change, back to back (2-co
   the target met in that run. The full-size tables since the four-week policy say 2.37×,
   2.16×, 2.13×, 1.77× (the levers' own full-size runs 2.42-2.48×): met once, not reliably;
   with each run's days committed at once, 2.19× at 30 s (68303da), then 1.76× at 5 s (8e00a57;
-  1.61× in a P2-only run): met in both 5 s runs.
+  1.61× in a P2-only run), 1.42× (004c373) and 1.80× (506c2f3) in the two tables of the same
+  afternoon: met in all four 5 s runs.
   A second full-size P2 on the same platform code (ffacb00, 2026-12-02, `bench.py --size full
   --only P1,P2`, a 2-core Intel Xeon host): 359.6 s in 43 runs against the plain script's
   199.7 s, **1.80×**; 10.9× faster than one partition per run (28 days, 301.5 s, scaled); run
