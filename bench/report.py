@@ -478,18 +478,17 @@ Each measured on the same stack, before and after one change, back to back (2-co
   since 8e00a57 (above).
 - **P1 over its floor.** One raw_events run of P1's day, read from its event log (65dbbaf,
   2026-12-02, an idle stack, floor 3.3 s that hour): created 0 s, dequeued 0.79 s (the queue was
-  checked every second, every 0.5 s since: above), its container created 0.94 s, the worker's "started process" 2.96 s, RUN_START 3.95 s
-  (definitions and plan loaded), compute-log capture begun 4.31 s, the step 4.32-4.78 s,
-  landing_layout_valid 4.78-4.84 s, SUCCESS 4.90 s. From the container's creation to RUN_START
-  the worker takes about the floor itself. Above it: the queue's wait (0.5 s on average then,
-  0.25 s now), the
-  compute log manager's S3 client (0.25-0.30 s, built when capture begins: almost all of it
-  botocore parsing S3's endpoint-rules JSON; `boto3.client` costs the same as the
-  `boto3.resource` dagster-aws builds), and the step's events (its 0.45 s are 0.22 s of reading
-  and writing, the rest the eight check results, two events each). The lake's own s3fs client
-  parses the same JSON again: sharing botocore's loader with boto3's default session saves
-  0.06-0.08 s a run (measured in the ingest image), not taken, as it would tie the lake's client
-  to the compute log manager's session for 2% of P1.
+  checked every second, every 0.5 s since: above), its container created 0.94 s, the worker's
+  "started process" 2.96 s, RUN_START 3.95 s (definitions and plan loaded), compute-log capture
+  begun 4.31 s, the step 4.32-4.78 s, landing_layout_valid 4.78-4.84 s, SUCCESS 4.90 s. From the
+  container's creation to RUN_START the worker takes about the floor itself. Above it: the queue's
+  wait (0.5 s on average then, 0.25 s now), the compute log manager's S3 client (0.25-0.30 s,
+  built when capture begins: almost all of it botocore parsing S3's endpoint-rules JSON;
+  `boto3.client` costs the same as the `boto3.resource` dagster-aws builds), and the step's events
+  (its 0.45 s are 0.22 s of reading and writing, the rest the eight check results, two events
+  each). The lake's own s3fs client parses the same JSON again: sharing botocore's loader with
+  boto3's default session saves 0.06-0.08 s a run (measured in the ingest image), not taken, as it
+  would tie the lake's client to the compute log manager's session for 2% of P1.
 - **The first `up` waits for the backfill daemon once.** The daily chain still goes through a
   backfill (up to 28 days a run), which the backfill daemon submits at its next iteration (0-30 s
   after transforms' automation asked for it in the account below; 0-5 s since the 5 s pause).

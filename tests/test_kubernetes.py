@@ -158,7 +158,7 @@ def chart_instance(values: dict) -> dict:
         for kind, spec in values["retention"].items() if kind != "enabled"
     } if values["retention"]["enabled"] else None
     generated = {
-        "run_coordinator": {"module": custom["module"], "class": custom["class"], "config": custom["config"]},
+        "run_coordinator": custom,
         "compute_logs": {
             "module": "dagster_aws.s3.compute_log_manager", "class": "S3ComputeLogManager",
             "config": {snake.get(k, k): v for k, v in s3.items()},

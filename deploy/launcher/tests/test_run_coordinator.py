@@ -3,6 +3,7 @@
 The daemon, its loop and the coordinator's queueing are Dagster's; only the look at the queue
 (the iteration's body) is replaced where the test counts looks."""
 
+import inspect
 import threading
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 from dagster._core.run_coordinator import QueuedRunCoordinator as DagsterQueuedRunCoordinator
 from dagster._core.test_utils import instance_for_test
 from dagster._daemon.controller import create_daemon_of_type
+from dagster._daemon.daemon import IntervalDaemon
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 from dataplatform_launcher.run_coordinator import SHORTEST_INTERVAL_SECONDS, QueuedRunCoordinator
 
@@ -78,8 +80,4 @@ def test_an_interval_the_loop_cannot_keep_is_refused():
 def test_dagsters_loop_still_waits_in_half_seconds():
     # Why 0.5 s is the shortest: IntervalDaemon.core_loop waits `shutdown_event.wait(0.5)` at a
     # time. A release that changes it is seen here.
-    import inspect
-
-    from dagster._daemon.daemon import IntervalDaemon
-
     assert f"shutdown_event.wait({SHORTEST_INTERVAL_SECONDS})" in inspect.getsource(IntervalDaemon.core_loop)
